@@ -1,0 +1,124 @@
+// Settings schemas: MLServer's field names and defaults (settings.json, model-settings.json), plus
+// Tessera's own fields. The descriptions feed `tessera start --help` and the README table.
+import { z } from 'zod';
+import { DATATYPES } from '../core/datatypes.js';
+
+const MIB = 1024 * 1024;
+
+const port = z.number().int().min(0).max(65535);
+
+export const serverSettingsSchema = z.object({
+  debug: z.boolean().default(false).describe('access log and debug-level logs'),
+  log_level: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .describe('log level (debug: true lowers it to debug)'),
+  host: z.string().min(1).default('0.0.0.0').describe('address the listeners bind to'),
+  http_port: port.default(8080).describe('HTTP (V2 REST) port; 0 picks a free port'),
+  grpc_port: port.default(8081).describe('gRPC port (served once the gRPC front end lands)'),
+  metrics_port: port.default(8082).describe('Prometheus metrics port (served once metrics land)'),
+  metrics_endpoint: z.string().nullable().default('/metrics').describe('metrics path; null disables metrics'),
+  parallel_workers: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe('inference worker threads (default: 2 on 2+ cores; 0 is read as 1: models never run on the main thread)'),
+  parallel_workers_timeout: z.number().min(0).default(5).describe('seconds to wait for in-flight work at shutdown'),
+  model_repository_root: z.string().default('.').describe('folder searched for models (relative to the settings folder)'),
+  load_models_at_startup: z.boolean().default(true).describe('load every model found at start-up'),
+  server_name: z.string().default('tessera').describe("name reported by GET /v2"),
+  server_version: z.string().optional().describe('version reported by GET /v2 (default: the package version)'),
+  extensions: z.array(z.string()).default([]).describe('extra extension names reported by GET /v2'),
+  http_max_input_size: z
+    .number()
+    .int()
+    .positive()
+    .default(64 * MIB)
+    .describe('largest HTTP request body in bytes; larger bodies get 413'),
+  grpc_max_message_length: z.number().int().positive().nullable().optional().describe('gRPC message size limit in bytes'),
+  root_path: z.string().default('').describe('accepted for MLServer compatibility'),
+  gzip_enabled: z.boolean().default(true).describe('accepted for MLServer compatibility'),
+});
+
+export type ServerSettingsInput = z.input<typeof serverSettingsSchema>;
+export type ServerSettings = z.output<typeof serverSettingsSchema>;
+
+/**
+ * MLServer fields that only make sense for its Python runtime or for features Tessera does not
+ * have; accepted and ignored with a warning, so an MLServer settings.json loads unchanged.
+ */
+export const IGNORED_SERVER_FIELDS: Record<string, string> = {
+  environments_dir: 'Python environments do not apply to ONNX models',
+  model_repository_implementation: 'Python repository classes cannot be loaded',
+  model_repository_implementation_args: 'Python repository classes cannot be loaded',
+  metrics_dir: 'Tessera keeps metrics in one process',
+  metrics_rest_server_prefix: 'Tessera names its own HTTP metrics',
+  use_structured_logging: 'Tessera logs are always structured (JSON)',
+  logging_settings: 'Python logging configuration does not apply',
+  cors_settings: 'CORS is not supported yet',
+  kafka_enabled: 'Kafka is not supported',
+  kafka_servers: 'Kafka is not supported',
+  kafka_topic_input: 'Kafka is not supported',
+  kafka_topic_output: 'Kafka is not supported',
+  tracing_server: 'tracing is not supported yet',
+  cache_enabled: 'the response cache is not supported',
+  cache_size: 'the response cache is not supported',
+  _custom_rest_server_settings: 'uvicorn settings do not apply',
+  _custom_grpc_server_settings: 'grpcio settings do not apply',
+  _custom_metrics_server_settings: 'uvicorn settings do not apply',
+};
+
+const tensorMetadataSchema = z.object({
+  name: z.string().min(1),
+  datatype: z.enum(DATATYPES),
+  shape: z.array(z.number().int().min(-1)),
+  parameters: z.record(z.string(), z.unknown()).optional(),
+});
+
+/** ONNX Runtime session options, under parameters.extra of a model. */
+export const onnxExtraSchema = z.object({
+  intra_op_threads: z.number().int().min(1).optional().describe('ORT intra-op threads (default: cores / workers)'),
+  inter_op_threads: z.number().int().min(1).default(1).describe('ORT inter-op threads'),
+  allow_spinning: z.boolean().default(false).describe('let idle ORT threads spin (costs CPU the server needs)'),
+  graph_optimization_level: z.enum(['disabled', 'basic', 'extended', 'all']).default('all'),
+  execution_mode: z.enum(['sequential', 'parallel']).default('sequential'),
+});
+
+export const modelParametersSchema = z
+  .looseObject({
+    uri: z.string().optional().describe('model file or folder (default: the model-settings.json folder)'),
+    version: z.string().optional().describe('version of this model; absent means unversioned'),
+    content_type: z.string().optional().describe('default content type (reported in metadata)'),
+    format: z.string().optional(),
+    extra: z.record(z.string(), z.unknown()).optional().describe('runtime options (ONNX session options)'),
+  });
+
+export const modelSettingsSchema = z.looseObject({
+  name: z.string().min(1).optional().describe('model name (default: the folder name)'),
+  implementation: z.string().optional().describe('runtime; any value naming ONNX (or none) selects ONNX Runtime'),
+  platform: z.string().default('').describe('platform reported in metadata (default: onnxruntime_onnx)'),
+  versions: z.array(z.string()).default([]).describe('informational versions (MLServer field)'),
+  inputs: z.array(tensorMetadataSchema).default([]).describe('input metadata overriding the graph'),
+  outputs: z.array(tensorMetadataSchema).default([]).describe('output metadata overriding the graph'),
+  max_batch_size: z.number().int().min(0).default(0).describe('adaptive batching: most rows per batch'),
+  max_batch_time: z.number().min(0).default(0).describe('adaptive batching: seconds a request may wait'),
+  parameters: modelParametersSchema.default({}),
+});
+
+export type ModelSettingsInput = z.input<typeof modelSettingsSchema>;
+export type ModelSettings = z.output<typeof modelSettingsSchema>;
+export type OnnxExtra = z.output<typeof onnxExtraSchema>;
+
+export const IGNORED_MODEL_FIELDS: Record<string, string> = {
+  warm_workers: 'Tessera always loads models in every worker',
+  parallel_workers: 'the per-model worker count is deprecated in MLServer; Tessera uses the server pool',
+  cache_enabled: 'the response cache is not supported',
+};
+
+export const IGNORED_MODEL_PARAMETERS: Record<string, string> = {
+  environment_path: 'Python environments do not apply to ONNX models',
+  environment_tarball: 'Python environments do not apply to ONNX models',
+  inference_pool_gid: 'Tessera has one inference pool',
+  autogenerate_inference_pool_gid: 'Tessera has one inference pool',
+};

@@ -1,0 +1,124 @@
+// The ONNX runtime: onnxruntime-node sessions, V2 metadata read from the graph, and tensor
+// conversion between Tessera's typed arrays and ORT tensors (no per-element copies except for
+// strings, which ORT's Node binding only takes as JS strings).
+import { readFile } from 'node:fs/promises';
+import ort from 'onnxruntime-node';
+import type { Datatype, NumericArray } from '../core/datatypes.js';
+import { invalidArgument } from '../core/errors.js';
+import { bytesFromStrings, bytesToStrings, isBytesData, type Tensor, type TensorData } from '../core/tensor.js';
+import type { TensorMetadata } from '../core/types.js';
+import type { LoadedModel, ModelSpec, Runtime, RuntimeMetadata, SessionSpec } from './runtime.js';
+
+/** ORT tensor type names <-> V2 datatypes. */
+const V2_OF_ORT: Record<string, Datatype> = {
+  bool: 'BOOL',
+  uint8: 'UINT8',
+  uint16: 'UINT16',
+  uint32: 'UINT32',
+  uint64: 'UINT64',
+  int8: 'INT8',
+  int16: 'INT16',
+  int32: 'INT32',
+  int64: 'INT64',
+  float16: 'FP16',
+  float32: 'FP32',
+  float64: 'FP64',
+  string: 'BYTES',
+};
+const ORT_OF_V2: Partial<Record<Datatype, ort.Tensor.Type>> = Object.fromEntries(
+  Object.entries(V2_OF_ORT).map(([o, v]) => [v, o as ort.Tensor.Type]),
+);
+
+function sessionOptions(spec: SessionSpec): ort.InferenceSession.SessionOptions {
+  return {
+    intraOpNumThreads: spec.intraOpThreads,
+    interOpNumThreads: spec.interOpThreads,
+    graphOptimizationLevel: spec.graphOptimizationLevel,
+    executionMode: spec.executionMode,
+    // Spinning threads burn the cores the HTTP thread and the other workers need (stack-notes).
+    extra: {
+      session: {
+        intra_op: { allow_spinning: spec.allowSpinning ? '1' : '0' },
+        inter_op: { allow_spinning: spec.allowSpinning ? '1' : '0' },
+      },
+    },
+  };
+}
+
+function metadataOf(values: readonly ort.InferenceSession.ValueMetadata[], skipped: string[], what: string): TensorMetadata[] {
+  const out: TensorMetadata[] = [];
+  for (const v of values) {
+    if (!v.isTensor) {
+      skipped.push(v.name);
+      continue;
+    }
+    const datatype = V2_OF_ORT[v.type];
+    if (datatype === undefined) {
+      if (what === 'input') throw new Error(`input '${v.name}' has ONNX type ${v.type}, which Tessera cannot serve`);
+      skipped.push(v.name);
+      continue;
+    }
+    out.push({ name: v.name, datatype, shape: v.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)) });
+  }
+  return out;
+}
+
+function toOrt(t: Tensor): ort.Tensor {
+  const type = ORT_OF_V2[t.datatype];
+  if (type === undefined) throw invalidArgument(`input '${t.name}': datatype ${t.datatype} is not supported by ONNX Runtime`);
+  if (isBytesData(t.data)) return new ort.Tensor('string', bytesToStrings(t.data), t.shape);
+  return new ort.Tensor(type, t.data as NumericArray as ort.Tensor.DataType, t.shape);
+}
+
+/** A typed array that owns its whole buffer, so it can be transferred back to the main thread. */
+function owned<T extends NumericArray>(a: T): T {
+  if (a.byteOffset === 0 && a.buffer.byteLength === a.byteLength) return a;
+  return a.slice() as T;
+}
+
+function fromOrt(name: string, value: ort.OnnxValue, datatype: Datatype): Tensor {
+  const tensor = value as ort.Tensor;
+  const shape = tensor.dims.map(Number);
+  let data: TensorData;
+  if (tensor.type === 'string') data = bytesFromStrings(tensor.data as string[]);
+  else data = owned(tensor.data as NumericArray);
+  return { name, datatype, shape, data };
+}
+
+class OnnxModel implements LoadedModel {
+  private readonly outputTypes = new Map<string, Datatype>();
+  constructor(
+    private readonly session: ort.InferenceSession,
+    readonly metadata: RuntimeMetadata,
+  ) {
+    for (const o of metadata.outputs) this.outputTypes.set(o.name, o.datatype);
+  }
+
+  async run(inputs: readonly Tensor[], outputs: readonly string[]): Promise<Tensor[]> {
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const t of inputs) feeds[t.name] = toOrt(t);
+    const result = await this.session.run(feeds, outputs as string[]);
+    return outputs.map((name) => fromOrt(name, result[name], this.outputTypes.get(name)!));
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+export const onnxRuntime: Runtime = {
+  name: 'onnx',
+  async load(spec: ModelSpec): Promise<LoadedModel> {
+    // Read the bytes ourselves: it works for any readable path and gives a clear error for a
+    // missing file before ORT's own message.
+    const bytes = await readFile(spec.path);
+    const session = await ort.InferenceSession.create(bytes, sessionOptions(spec.session));
+    const skippedOutputs: string[] = [];
+    const metadata: RuntimeMetadata = {
+      inputs: metadataOf(session.inputMetadata, [], 'input'),
+      outputs: metadataOf(session.outputMetadata, skippedOutputs, 'output'),
+      skippedOutputs,
+    };
+    return new OnnxModel(session, metadata);
+  },
+};

@@ -1,0 +1,41 @@
+// The small interface every runtime implements. Runtimes live inside pool workers: nothing here is
+// ever called on the main thread, where a blocking run would stall every connection.
+import type { Tensor } from '../core/tensor.js';
+import type { TensorMetadata } from '../core/types.js';
+
+/** Session tuning, resolved from model settings and the pool size before it reaches a worker. */
+export interface SessionSpec {
+  intraOpThreads: number;
+  interOpThreads: number;
+  allowSpinning: boolean;
+  graphOptimizationLevel: 'disabled' | 'basic' | 'extended' | 'all';
+  executionMode: 'sequential' | 'parallel';
+}
+
+/** Everything a worker needs to load one model version, so any worker can load it on demand. */
+export interface ModelSpec {
+  /** Unique per load of a model version (a reload gets a new key). */
+  key: string;
+  /** Absolute path of the model file. */
+  path: string;
+  session: SessionSpec;
+}
+
+export interface RuntimeMetadata {
+  inputs: TensorMetadata[];
+  outputs: TensorMetadata[];
+  /** Outputs left out because they are not tensors (ZipMap maps, sequences), for a warning. */
+  skippedOutputs: string[];
+}
+
+export interface LoadedModel {
+  readonly metadata: RuntimeMetadata;
+  /** Runs the model; `outputs` names the outputs to compute, in the order they are returned. */
+  run(inputs: readonly Tensor[], outputs: readonly string[]): Promise<Tensor[]>;
+  dispose(): Promise<void>;
+}
+
+export interface Runtime {
+  readonly name: string;
+  load(spec: ModelSpec): Promise<LoadedModel>;
+}

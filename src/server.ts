@@ -1,0 +1,105 @@
+// The composition root: settings -> worker pool -> registry and dataplane -> front ends.
+// The CLI calls startServer; so do the tests, with an ephemeral port and their own logger.
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { pino, type Logger } from 'pino';
+import { loadServerSettings, type ServerSettingsSources } from './config/load.js';
+import type { ServerSettings } from './config/schema.js';
+import { DataPlane } from './core/dataplane.js';
+import { ModelLoader } from './core/loader.js';
+import { ModelRegistry } from './core/registry.js';
+import { discoverModels } from './core/repository.js';
+import { createHttpServer } from './http/server.js';
+import { WorkerPool, defaultWorkerCount } from './workers/pool.js';
+
+export const PACKAGE_VERSION: string = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+/** Extensions Tessera implements (reported by GET /v2 with the configured ones). */
+export const BUILTIN_EXTENSIONS: readonly string[] = [];
+
+export interface StartOptions extends ServerSettingsSources {
+  logger?: Logger;
+}
+
+export interface RunningServer {
+  settings: ServerSettings;
+  repositoryRoot: string;
+  dataplane: DataPlane;
+  pool: WorkerPool;
+  http: FastifyInstance;
+  /** Base URL of the HTTP listener, e.g. http://127.0.0.1:8080 */
+  url: string;
+  /** Settles when the start-up model loads have all finished (successfully or not). */
+  loaded: Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startServer(options: StartOptions): Promise<RunningServer> {
+  const { settings, repositoryRoot, warnings } = loadServerSettings(options);
+  const logger = options.logger ?? pino({ level: settings.debug ? 'debug' : settings.log_level });
+  for (const w of warnings) logger.warn(w);
+
+  const discovery = settings.load_models_at_startup
+    ? discoverModels(repositoryRoot, options.env ?? process.env)
+    : { models: [], warnings: [] };
+  for (const w of discovery.warnings) logger.warn(w);
+
+  let workers = settings.parallel_workers ?? defaultWorkerCount();
+  if (workers < 1) {
+    logger.warn('parallel_workers 0 would run models on the main thread; using 1 worker instead');
+    workers = 1;
+  }
+  const pool = new WorkerPool({ workers, logger });
+  const registry = new ModelRegistry();
+  const loader = new ModelLoader(registry, pool, logger);
+  const dataplane = new DataPlane({
+    registry,
+    backend: pool,
+    server: {
+      name: settings.server_name,
+      version: settings.server_version ?? PACKAGE_VERSION,
+      extensions: [...new Set([...BUILTIN_EXTENSIONS, ...settings.extensions])],
+    },
+  });
+  // Registered before listening, so readiness is false until every model has been tried.
+  const entries = discovery.models.map((m) => loader.register(m));
+
+  const http = createHttpServer({
+    dataplane,
+    logger,
+    bodyLimit: settings.http_max_input_size,
+    accessLog: settings.debug,
+  });
+  try {
+    await http.listen({ host: settings.host, port: settings.http_port, listenTextResolver: (a) => `HTTP listening on ${a}` });
+  } catch (error) {
+    await pool.close();
+    throw error;
+  }
+  const address = http.server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`;
+
+  const loaded = (async () => {
+    await pool.started();
+    await Promise.all(entries.map((e) => loader.load(e)));
+    dataplane.startupComplete = true;
+    const ready = entries.filter((e) => e.state === 'READY').length;
+    logger.info({ ready, failed: entries.length - ready, workers }, entries.length === 0 ? 'no models found' : 'models loaded');
+  })();
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      // Stop accepting, let in-flight requests finish (bounded), then stop the workers.
+      const grace = new Promise<void>((resolve) => setTimeout(resolve, settings.parallel_workers_timeout * 1000).unref());
+      await Promise.race([http.close(), grace]);
+      await loaded.catch(() => undefined);
+      await pool.close();
+    })());
+
+  return { settings, repositoryRoot, dataplane, pool, http, url, loaded, close };
+}

@@ -1,0 +1,166 @@
+// The worker pool: piscina threads running ONNX sessions. The main thread never creates a session
+// or runs a model (onnxruntime-node's run blocks the thread it is on).
+//
+// Placement is ours, not piscina's: every task names the worker it goes to (through piscina's
+// queue options and a load balancer that honours them), chosen as the worker with the fewest tasks
+// in flight. That lets a model load be sent to every worker, and replacement workers be warmed
+// with every loaded model, which piscina's own round of "least busy" cannot express.
+import { availableParallelism } from 'node:os';
+import type { Logger } from 'pino';
+import { Piscina } from 'piscina';
+import { TesseraError, internal } from '../core/errors.js';
+import { transferables, type Tensor } from '../core/tensor.js';
+import type { ModelSpec } from '../runtimes/runtime.js';
+import type { InferResult, LoadResult, WorkerTask } from './messages.js';
+
+const WORKER_ENTRY = new URL('./worker-entry.mjs', import.meta.url);
+
+/** Worker count when parallel_workers is not set; measured in benchmarks/ (see README). */
+export function defaultWorkerCount(): number {
+  return Math.max(1, Math.min(2, availableParallelism()));
+}
+
+type PiscinaWorker = { id: number; currentUsage: number; terminating: boolean; destroyed: boolean };
+type Target = { worker: number };
+
+export interface PoolOptions {
+  workers: number;
+  logger: Logger;
+}
+
+export class WorkerPool {
+  readonly size: number;
+  private readonly piscina: Piscina;
+  private readonly logger: Logger;
+  /** Tasks in flight per live worker id. */
+  private readonly inflight = new Map<number, number>();
+  /** Models loaded through the pool, to warm replacement workers. */
+  private readonly loaded = new Map<string, ModelSpec>();
+  private readonly ready: Promise<void>;
+  private closed = false;
+
+  constructor(options: PoolOptions) {
+    this.size = options.workers;
+    this.logger = options.logger;
+    let markReady: () => void;
+    this.ready = new Promise((resolve) => (markReady = resolve));
+    this.piscina = new Piscina({
+      filename: WORKER_ENTRY.href,
+      minThreads: options.workers,
+      maxThreads: options.workers,
+      idleTimeout: Infinity,
+      loadBalancer: (task, workers) => route((task as unknown as Record<symbol, Target | null>)[Piscina.queueOptionsSymbol], workers),
+    });
+    this.piscina.on('workerCreate', (worker: PiscinaWorker) => {
+      this.inflight.set(worker.id, 0);
+      if (this.inflight.size >= this.size) markReady();
+      this.warm(worker.id); // a replacement gets every loaded model; a first worker has none yet
+    });
+    this.piscina.on('workerDestroy', (worker: PiscinaWorker) => {
+      this.inflight.delete(worker.id);
+      if (!this.closed) this.logger.warn({ worker: worker.id }, 'inference worker exited; a replacement is starting');
+    });
+    // piscina reports a worker error with no task attached as an 'error' event; tasks that were
+    // running on it are failed individually.
+    this.piscina.on('error', (error: unknown) => this.logger.error({ err: error }, 'inference worker failed'));
+  }
+
+  /** Resolves once every worker thread has started. */
+  started(): Promise<void> {
+    return this.ready;
+  }
+
+  /** The live workers' ids and tasks in flight, for status and tests. */
+  workers(): { id: number; inflight: number }[] {
+    return [...this.inflight].map(([id, inflight]) => ({ id, inflight }));
+  }
+
+  /** The worker threads themselves (tests terminate one to check recovery). */
+  get threads(): readonly import('node:worker_threads').Worker[] {
+    return this.piscina.threads;
+  }
+
+  /**
+   * Loads a model on every worker. Resolves with the metadata and the slowest load time, or
+   * rejects with the load error; on failure the model is unloaded from the workers that took it.
+   */
+  async load(spec: ModelSpec): Promise<LoadResult> {
+    await this.ready;
+    const ids = [...this.inflight.keys()];
+    this.loaded.set(spec.key, spec); // before dispatch: a worker replaced meanwhile gets it too
+    const results = await Promise.allSettled(ids.map((id) => this.dispatch<LoadResult>(id, { op: 'load', spec })));
+    const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failure !== undefined) {
+      await this.unload(spec.key);
+      throw failure.reason;
+    }
+    const loads = results as PromiseFulfilledResult<LoadResult>[];
+    return { metadata: loads[0].value.metadata, loadMs: Math.max(...loads.map((r) => r.value.loadMs)) };
+  }
+
+  async unload(key: string): Promise<void> {
+    this.loaded.delete(key);
+    await Promise.allSettled([...this.inflight.keys()].map((id) => this.dispatch(id, { op: 'unload', key })));
+  }
+
+  /** Runs a model on the least-loaded worker; input buffers are moved, not copied. */
+  async infer(spec: ModelSpec, inputs: Tensor[], outputs: string[]): Promise<Tensor[]> {
+    const id = this.leastLoaded();
+    const task: WorkerTask = { op: 'infer', spec, inputs, outputs };
+    try {
+      const result = await this.dispatch<InferResult>(id, task, transferables(inputs));
+      return result.outputs;
+    } catch (error) {
+      if (error instanceof TesseraError) throw error;
+      const message = error instanceof Error ? error.message : String(error);
+      throw internal(`inference failed: ${message}`, error);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.piscina.destroy();
+  }
+
+  private leastLoaded(): number {
+    let best = -1;
+    let bestLoad = Infinity;
+    for (const [id, load] of this.inflight) {
+      if (load < bestLoad) {
+        best = id;
+        bestLoad = load;
+      }
+    }
+    return best;
+  }
+
+  private async dispatch<R>(worker: number, task: WorkerTask, transferList?: ArrayBuffer[]): Promise<R> {
+    const routed = Object.assign(task, { [Piscina.queueOptionsSymbol]: { worker } });
+    this.inflight.set(worker, (this.inflight.get(worker) ?? 0) + 1);
+    try {
+      return (await this.piscina.run(routed, { transferList })) as R;
+    } finally {
+      const n = this.inflight.get(worker);
+      if (n !== undefined) this.inflight.set(worker, n - 1);
+    }
+  }
+
+  private warm(worker: number): void {
+    for (const spec of this.loaded.values()) {
+      this.dispatch(worker, { op: 'load', spec }).catch((error: unknown) =>
+        this.logger.warn({ err: error, model: spec.key, worker }, 'warming a replacement worker failed'),
+      );
+    }
+  }
+}
+
+/** piscina load balancer: the worker the task names, or (if that one is gone) the least busy. */
+function route<W extends PiscinaWorker>(options: Target | null | undefined, workers: W[]): W | null {
+  let fallback: W | null = null;
+  for (const w of workers) {
+    if (w.terminating || w.destroyed) continue;
+    if (options != null && w.id === options.worker) return w;
+    if (fallback === null || w.currentUsage < fallback.currentUsage) fallback = w;
+  }
+  return fallback;
+}
