@@ -1,0 +1,113 @@
+// Test helpers: a real Tessera on an ephemeral loopback port over a model repository that the
+// project's own generator writes into a temp folder, and a raw HTTP client with full header control.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pino, type Logger } from 'pino';
+import { writeExamples } from '../../src/modelgen/examples.js';
+import { startServer, type RunningServer } from '../../src/server.js';
+
+export interface Teardown {
+  teardown(fn: () => unknown): void;
+}
+
+/** A temp folder removed when the test ends. */
+export function tempDir(t: Teardown, prefix = 'tessera-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** A repository folder holding the named example models. */
+export function exampleRepository(t: Teardown, names: string[]): string {
+  const root = tempDir(t);
+  writeExamples(root, names);
+  return root;
+}
+
+export function writeModel(root: string, name: string, onnx: Uint8Array, settings?: object): string {
+  const dir = join(root, name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'model.onnx'), onnx);
+  if (settings !== undefined) writeFileSync(join(dir, 'model-settings.json'), JSON.stringify(settings));
+  return dir;
+}
+
+/** A pino logger whose lines the test can read. */
+export function capturingLogger(level = 'info'): { logger: Logger; lines: () => Record<string, unknown>[] } {
+  const chunks: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      chunks.push(String(chunk));
+      cb();
+    },
+  });
+  const logger = pino({ level }, sink);
+  const lines = (): Record<string, unknown>[] =>
+    chunks
+      .join('')
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { logger, lines };
+}
+
+export interface TestServerOptions {
+  folder: string;
+  settings?: Record<string, string | boolean>;
+  env?: Record<string, string | undefined>;
+  logger?: Logger;
+  /** Wait for the start-up loads (default true). */
+  waitLoaded?: boolean;
+}
+
+export async function startTestServer(t: Teardown, options: TestServerOptions): Promise<RunningServer> {
+  const server = await startServer({
+    folder: options.folder,
+    env: options.env ?? {},
+    flags: { host: '127.0.0.1', http_port: '0', parallel_workers: '2', ...options.settings },
+    logger: options.logger ?? pino({ level: 'silent' }),
+  });
+  t.teardown(() => server.close());
+  if (options.waitLoaded !== false) await server.loaded;
+  return server;
+}
+
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  json: () => Record<string, unknown>;
+}
+
+/** One HTTP request with exactly the given headers (no Content-Type unless set). */
+export function rawRequest(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string | Uint8Array } = {},
+): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: options.method ?? 'GET', headers: options.headers ?? {} }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) as Record<string, unknown> });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    if (options.body !== undefined) req.end(options.body);
+    else req.end();
+  });
+}
+
+/** POST a V2 JSON inference request with application/json. */
+export function infer(server: RunningServer, model: string, body: unknown, path = `/v2/models/${model}/infer`): Promise<RawResponse> {
+  return rawRequest(server.url + path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
