@@ -52,7 +52,12 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     logger.warn('parallel_workers 0 would run models on the main thread; using 1 worker instead');
     workers = 1;
   }
-  const pool = new WorkerPool({ workers, logger });
+  const pool = new WorkerPool({
+    workers,
+    logger,
+    niceIncrement: settings.worker_nice,
+    ...(settings.worker_max_heap_mb !== undefined ? { maxHeapMb: settings.worker_max_heap_mb } : {}),
+  });
   const registry = new ModelRegistry();
   const loader = new ModelLoader(registry, pool, logger);
   const dataplane = new DataPlane({
@@ -98,7 +103,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       const grace = new Promise<void>((resolve) => setTimeout(resolve, settings.parallel_workers_timeout * 1000).unref());
       await Promise.race([http.close(), grace]);
       await loaded.catch(() => undefined);
-      await pool.close();
+      await pool.close(settings.parallel_workers_timeout * 1000);
     })());
 
   return { settings, repositoryRoot, dataplane, pool, http, url, loaded, close };

@@ -24,6 +24,19 @@ export const serverSettingsSchema = z.object({
     .min(0)
     .optional()
     .describe('inference worker threads (default: 2 on 2+ cores; 0 is read as 1: models never run on the main thread)'),
+  worker_max_heap_mb: z
+    .number()
+    .int()
+    .min(16)
+    .optional()
+    .describe('V8 heap limit per inference worker in MiB; a worker over it is replaced (default: V8 default)'),
+  worker_nice: z
+    .number()
+    .int()
+    .min(0)
+    .max(19)
+    .default(5)
+    .describe('nice increment of inference workers, so HTTP handling keeps priority under load'),
   parallel_workers_timeout: z.number().min(0).default(5).describe('seconds to wait for in-flight work at shutdown'),
   model_repository_root: z.string().default('.').describe('folder searched for models (relative to the settings folder)'),
   load_models_at_startup: z.boolean().default(true).describe('load every model found at start-up'),

@@ -101,8 +101,12 @@ export function addSubModel(): Uint8Array {
   });
 }
 
-/** Layer widths of the benchmark MLP: 256 -> 1024 -> 768 -> 10, 1.06M FP32 weights. */
-export const MLP_LAYERS = [256, 1024, 768, 10] as const;
+/**
+ * Layer widths of the benchmark MLP: 256 -> 2048 -> 2048 -> 10, 4.7M FP32 weights (19 MB).
+ * Wide enough that a row's compute (~9.5 MFLOP) dwarfs parsing its 256 inputs from JSON, so the
+ * model saturates the workers rather than the HTTP thread.
+ */
+export const MLP_LAYERS = [256, 2048, 2048, 10] as const;
 
 export function mlpModel(layers: readonly number[] = MLP_LAYERS, seed = 42): Uint8Array {
   const random = seededRandom(seed);

@@ -26,6 +26,10 @@ type Target = { worker: number };
 export interface PoolOptions {
   workers: number;
   logger: Logger;
+  /** V8 heap limit of each worker in MiB: a worker over it dies and is replaced. */
+  maxHeapMb?: number;
+  /** Added to the workers' nice value so the front-end thread wins the CPU when it needs it. */
+  niceIncrement?: number;
 }
 
 export class WorkerPool {
@@ -49,6 +53,9 @@ export class WorkerPool {
       minThreads: options.workers,
       maxThreads: options.workers,
       idleTimeout: Infinity,
+      niceIncrement: options.niceIncrement ?? 0,
+      execArgv: workerExecArgv(process.execArgv),
+      ...(options.maxHeapMb !== undefined ? { resourceLimits: { maxOldGenerationSizeMb: options.maxHeapMb } } : {}),
       loadBalancer: (task, workers) => route((task as unknown as Record<symbol, Target | null>)[Piscina.queueOptionsSymbol], workers),
     });
     this.piscina.on('workerCreate', (worker: PiscinaWorker) => {
@@ -56,9 +63,14 @@ export class WorkerPool {
       if (this.inflight.size >= this.size) markReady();
       this.warm(worker.id); // a replacement gets every loaded model; a first worker has none yet
     });
-    this.piscina.on('workerDestroy', (worker: PiscinaWorker) => {
-      this.inflight.delete(worker.id);
-      if (!this.closed) this.logger.warn({ worker: worker.id }, 'inference worker exited; a replacement is starting');
+    this.piscina.on('workerDestroy', () => {
+      // A dead worker's threadId already reads -1, so forget whichever tracked id has no live thread.
+      const live = new Set(this.piscina.threads.map((w) => w.threadId));
+      for (const id of [...this.inflight.keys()]) {
+        if (live.has(id)) continue;
+        this.inflight.delete(id);
+        if (!this.closed) this.logger.warn({ worker: id }, 'inference worker exited; a replacement is starting');
+      }
     });
     // piscina reports a worker error with no task attached as an 'error' event; tasks that were
     // running on it are failed individually.
@@ -117,8 +129,17 @@ export class WorkerPool {
     }
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stops the workers once their in-flight tasks finish (up to `graceMs`). Terminating a worker
+   * inside onnxruntime's run aborts the whole process (the binding throws a C++ exception while
+   * the thread is torn down), so the pool waits for runs to end first.
+   */
+  async close(graceMs = 30_000): Promise<void> {
     this.closed = true;
+    const deadline = Date.now() + graceMs;
+    while ([...this.inflight.values()].some((n) => n > 0) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     await this.piscina.destroy();
   }
 
@@ -152,6 +173,24 @@ export class WorkerPool {
       );
     }
   }
+}
+
+/**
+ * Node flags for workers: the parent's, less module loaders (a test runner's TypeScript hooks, say),
+ * which would cost every worker memory and start-up time; the worker shim brings its own.
+ */
+function workerExecArgv(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (/^--(import|loader|experimental-loader|require)$/.test(a) || a === '-r') {
+      i++; // the flag's value is the next argument
+      continue;
+    }
+    if (/^--(import|loader|experimental-loader|require)=/.test(a)) continue;
+    out.push(a);
+  }
+  return out;
 }
 
 /** piscina load balancer: the worker the task names, or (if that one is gone) the least busy. */
