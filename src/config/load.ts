@@ -50,8 +50,9 @@ function validate<S extends z.ZodType>(schema: S, raw: Raw, sourceOf: (field: st
   const lines = result.error.issues.map((issue) => {
     const field = issue.path.map(String).join('.');
     const top = String(issue.path[0] ?? '');
-    const expected = issue.message.replace(/^Invalid input: /, '');
-    return `${sourceOf(top)}: field '${field}' has value ${show(getPath(raw, issue.path))}; expected ${expected}`;
+    const message = issue.message.replace(/^(Invalid input|Invalid option|Too big|Too small): /, '');
+    const expected = message.startsWith('expected') ? message : `expected ${message}`;
+    return `${sourceOf(top)}: field '${field}' has value ${show(getPath(raw, issue.path))}; ${expected}`;
   });
   throw new SettingsError(`invalid settings\n  ${lines.join('\n  ')}`);
 }
