@@ -57,6 +57,7 @@ for (const [name, v] of [['duration', DURATION], ['rounds', ROUNDS], ...CONNECTI
 
 const children = new Set(); // { name, proc, group }
 let cleaning = null;
+let interrupted = false;
 const tmpDir = mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-'));
 
 function fail(message) {
@@ -106,6 +107,7 @@ process.on('exit', () => {
 });
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.once(signal, () => {
+    interrupted = true;
     process.stderr.write(`\nbench: ${signal}, stopping child processes...\n`);
     cleanup().finally(() => process.exit(130));
   });
@@ -520,7 +522,8 @@ async function main() {
 main().then(
   () => process.exit(0),
   (error) => {
-    process.stderr.write(`bench: ${error?.stack ?? error}\n`);
-    cleanup().finally(() => process.exit(1));
+    // After a signal, the killed wrk makes main() fail too: the signal handler already reports and exits.
+    if (!cleaning) process.stderr.write(`bench: ${error?.stack ?? error}\n`);
+    cleanup().finally(() => process.exit(cleaning && interrupted ? 130 : 1));
   },
 );
