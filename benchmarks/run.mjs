@@ -523,7 +523,7 @@ main().then(
   () => process.exit(0),
   (error) => {
     // After a signal, the killed wrk makes main() fail too: the signal handler already reports and exits.
-    if (!cleaning) process.stderr.write(`bench: ${error?.stack ?? error}\n`);
-    cleanup().finally(() => process.exit(cleaning && interrupted ? 130 : 1));
+    if (!interrupted) process.stderr.write(`bench: ${error?.stack ?? error}\n`);
+    cleanup().finally(() => process.exit(interrupted ? 130 : 1));
   },
 );

@@ -171,3 +171,37 @@ export function writeExamples(root: string, names?: string[], ifMissing = false)
   }
   return written;
 }
+
+/**
+ * The iris classifier as ai.onnx.ml LinearClassifier + ZipMap, the shape sklearn-onnx exports by
+ * default: its `output_probability` is a sequence of maps, not a tensor, and is left out of V2.
+ */
+export function irisZipMapModel(): Uint8Array {
+  const model = trainSoftmax(readCsv(IRIS_CSV), 3);
+  // LinearClassifier wants coefficients as [classes, features], row-major.
+  const coefficients: number[] = [];
+  for (let c = 0; c < 3; c++) for (let j = 0; j < 4; j++) coefficients.push(model.weights[j * 3 + c]);
+  return buildModel({
+    name: 'iris_zipmap',
+    inputs: [{ name: 'input', type: 'FLOAT', shape: ['batch', 4] }],
+    outputs: [
+      { name: 'label', type: 'INT64', shape: ['batch'] },
+      { name: 'output_probability', type: 'INT64', shape: [], mapValue: 'FLOAT' },
+    ],
+    nodes: [
+      {
+        op: 'LinearClassifier',
+        domain: 'ai.onnx.ml',
+        inputs: ['input'],
+        outputs: ['label', 'scores'],
+        attributes: {
+          coefficients: { floats: coefficients },
+          intercepts: { floats: Array.from(model.bias) },
+          classlabels_ints: [0, 1, 2],
+          post_transform: 'SOFTMAX',
+        },
+      },
+      { op: 'ZipMap', domain: 'ai.onnx.ml', inputs: ['scores'], outputs: ['output_probability'], attributes: { classlabels_int64s: [0, 1, 2] } },
+    ],
+  });
+}

@@ -28,6 +28,8 @@ export interface ValueInfo {
   name: string;
   type: OnnxTypeName;
   shape: Dim[];
+  /** A sequence of maps (what ZipMap outputs) from `type` keys to `mapValue` values, not a tensor. */
+  mapValue?: OnnxTypeName;
 }
 
 export interface Initializer {
@@ -68,6 +70,10 @@ function schema(): protobuf.Type {
 }
 
 function valueInfo(v: ValueInfo): object {
+  if (v.mapValue !== undefined) {
+    const value = { tensorType: { elemType: OnnxType[v.mapValue] } };
+    return { name: v.name, type: { sequenceType: { elemType: { mapType: { keyType: OnnxType[v.type], valueType: value } } } } };
+  }
   return {
     name: v.name,
     type: {
