@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { isDatatype } from '../core/datatypes.js';
 import { invalidArgument } from '../core/errors.js';
+import { decodeRaw, encodeRaw, rawByteLength } from '../core/raw-tensor.js';
 import type { Tensor } from '../core/tensor.js';
 import type { InferenceRequest, InferenceResponse, Parameters } from '../core/types.js';
 import type { JsonValue } from './exact-json.js';
@@ -20,7 +21,7 @@ const requestInput = z.object({
   shape: z.array(dim, { error: 'expected an array of non-negative integers' }),
   datatype: z.string({ error: 'expected a string' }),
   parameters: parameters.optional(),
-  data: z.custom<JsonValue>((v) => v !== undefined, { error: "is required" }),
+  data: z.custom<JsonValue>().optional(),
 });
 
 const requestSchema = z.object(
@@ -43,8 +44,12 @@ function fieldPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
-/** Decodes a parsed V2 inference request body. */
-export function decodeInferenceRequest(body: JsonValue | undefined): InferenceRequest {
+/**
+ * Decodes a parsed V2 inference request. `binary` is the binary section that follows the JSON
+ * header under Triton's binary tensor extension: inputs with parameters.binary_data_size take
+ * their bytes from it, in the order they appear.
+ */
+export function decodeInferenceRequest(body: JsonValue | undefined, binary: Uint8Array | null = null): InferenceRequest {
   if (body === undefined) throw invalidArgument('the request body is empty: an inference request needs inputs');
   const parsed = requestSchema.safeParse(body);
   if (!parsed.success) {
@@ -53,6 +58,7 @@ export function decodeInferenceRequest(body: JsonValue | undefined): InferenceRe
     throw invalidArgument(field === '' ? issue.message : `${field}: ${issue.message}`);
   }
   const r = parsed.data;
+  let offset = 0;
   const inputs: Tensor[] = r.inputs.map((input, i) => {
     const where = `inputs[${i}] '${input.name}'`;
     if (!isDatatype(input.datatype)) throw invalidArgument(`${where}: unknown datatype '${input.datatype}'`);
@@ -60,11 +66,38 @@ export function decodeInferenceRequest(body: JsonValue | undefined): InferenceRe
       if (typeof d === 'bigint' || !Number.isSafeInteger(d)) throw invalidArgument(`${where}: dimension ${d} is too large`);
       return d;
     });
-    const data = decodeJsonData(`input '${input.name}'`, input.datatype, shape, input.data as JsonValue);
+    const { binary_data_size: binarySize, ...parameters } = input.parameters ?? {};
+    let data;
+    if (binarySize !== undefined) {
+      if (input.data !== undefined) {
+        throw invalidArgument(`input '${input.name}' must set only one of 'data' and 'parameters.binary_data_size'`);
+      }
+      if (typeof binarySize !== 'number' || !Number.isSafeInteger(binarySize) || binarySize < 0) {
+        throw invalidArgument(`input '${input.name}': parameters.binary_data_size must be a non-negative integer`);
+      }
+      if (binary === null) {
+        throw invalidArgument(
+          `input '${input.name}' has parameters.binary_data_size but the request carries no binary data (set the Inference-Header-Content-Length header)`,
+        );
+      }
+      if (offset + binarySize > binary.byteLength) {
+        throw invalidArgument(
+          `input '${input.name}': unexpected size: expecting ${binarySize} bytes of binary data but only ${binary.byteLength - offset} are left`,
+        );
+      }
+      data = decodeRaw(`input '${input.name}'`, input.datatype, shape, binary.subarray(offset, offset + binarySize));
+      offset += binarySize;
+    } else {
+      if (input.data === undefined) throw invalidArgument(`inputs[${i}].data: is required (or parameters.binary_data_size with binary data)`);
+      data = decodeJsonData(`input '${input.name}'`, input.datatype, shape, input.data as JsonValue);
+    }
     const tensor: Tensor = { name: input.name, datatype: input.datatype, shape, data };
-    if (input.parameters !== undefined) tensor.parameters = input.parameters;
+    if (Object.keys(parameters).length > 0) tensor.parameters = parameters;
     return tensor;
   });
+  if (binary !== null && offset !== binary.byteLength) {
+    throw invalidArgument(`unexpected additional input data: ${binary.byteLength - offset} bytes after the last binary input`);
+  }
   const request: InferenceRequest = { inputs };
   if (r.id !== undefined) request.id = r.id;
   if (r.parameters !== undefined) request.parameters = r.parameters;
@@ -82,8 +115,19 @@ function encodeParameters(p: Parameters): string {
   return out + '}';
 }
 
-/** The V2 JSON text of a response; tensor data is written flat, 64-bit integers exactly. */
-export function encodeInferenceResponse(response: InferenceResponse): string {
+export interface EncodedResponse {
+  /** The JSON text (the whole body when `binary` is empty). */
+  json: string;
+  /** Binary output blocks that follow the JSON, in output order. */
+  binary: Uint8Array[];
+}
+
+/**
+ * Encodes a response: outputs named in `binaryOutputs` go as binary blocks after the JSON (with
+ * parameters.binary_data_size), the rest as JSON data, written flat with exact 64-bit integers.
+ */
+export function encodeInferenceResponseParts(response: InferenceResponse, binaryOutputs: ReadonlySet<string>): EncodedResponse {
+  const binary: Uint8Array[] = [];
   let out = '{"model_name":' + JSON.stringify(response.modelName);
   if (response.modelVersion !== undefined) out += ',"model_version":' + JSON.stringify(response.modelVersion);
   if (response.id !== undefined) out += ',"id":' + JSON.stringify(response.id);
@@ -92,8 +136,21 @@ export function encodeInferenceResponse(response: InferenceResponse): string {
   response.outputs.forEach((o, i) => {
     if (i > 0) out += ',';
     out += '{"name":' + JSON.stringify(o.name) + ',"datatype":"' + o.datatype + '","shape":[' + o.shape.join(',') + ']';
+    if (binaryOutputs.has(o.name)) {
+      const parameters = { ...o.parameters, binary_data_size: rawByteLength(o.data) };
+      out += ',"parameters":' + encodeParameters(parameters) + '}';
+      binary.push(encodeRaw(o.data));
+      return;
+    }
     if (o.parameters !== undefined) out += ',"parameters":' + encodeParameters(o.parameters);
     out += ',"data":' + encodeJsonData(o.datatype, o.data) + '}';
   });
-  return out + ']}';
+  return { json: out + ']}', binary };
+}
+
+const NO_BINARY: ReadonlySet<string> = new Set();
+
+/** The V2 JSON text of a response; tensor data is written flat, 64-bit integers exactly. */
+export function encodeInferenceResponse(response: InferenceResponse): string {
+  return encodeInferenceResponseParts(response, NO_BINARY).json;
 }

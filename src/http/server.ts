@@ -1,12 +1,41 @@
 // The V2 REST front end: a thin fastify adapter over the dataplane. Bodies are parsed here (JSON
 // with exact 64-bit integers), handed to the dataplane as core types, and responses are written as
 // prebuilt JSON text. Every failure answers {"error": "..."}.
+import { promisify } from 'node:util';
+import { createGunzip, createInflate, deflate, gzip } from 'node:zlib';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { DataPlane } from '../core/dataplane.js';
 import { TesseraError, asTesseraError } from '../core/errors.js';
-import { parseJson, type JsonValue } from './exact-json.js';
-import { decodeInferenceRequest, encodeInferenceResponse } from './json-codec.js';
+import { invalidArgument } from '../core/errors.js';
+import { HEADER_LENGTH, binaryOutputs, rawInputRequest, splitInferBody } from './binary-body.js';
+import { decodeInferenceRequest, encodeInferenceResponseParts } from './json-codec.js';
+
+const gzipAsync = promisify(gzip);
+const deflateAsync = promisify(deflate);
+
+/** Responses smaller than this are not worth compressing. */
+export const COMPRESS_MIN_BYTES = 1024;
+
+/** gzip or deflate if the client accepts it (q > 0), preferring gzip. */
+function acceptedEncoding(header: string | undefined): 'gzip' | 'deflate' | null {
+  if (header === undefined) return null;
+  const accepted = new Set<string>();
+  for (const part of header.split(',')) {
+    const [name, ...params] = part.trim().toLowerCase().split(';');
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    if (q === undefined || Number(q.slice(2)) > 0) accepted.add(name);
+  }
+  if (accepted.has('gzip') || accepted.has('*')) return 'gzip';
+  return accepted.has('deflate') ? 'deflate' : null;
+}
+
+async function sendBody(request: FastifyRequest, reply: FastifyReply, body: Buffer): Promise<FastifyReply> {
+  const encoding = body.length >= COMPRESS_MIN_BYTES ? acceptedEncoding(request.headers['accept-encoding']) : null;
+  if (encoding === null) return reply.send(body);
+  const compressed = encoding === 'gzip' ? await gzipAsync(body) : await deflateAsync(body);
+  return reply.header('content-encoding', encoding).header('vary', 'accept-encoding').send(compressed);
+}
 
 export interface HttpOptions {
   dataplane: DataPlane;
@@ -33,17 +62,20 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
     keepAliveTimeout: 75_000, // longer than common load balancer idle timeouts (60 s)
   });
 
-  // One parser for every body: JSON with no Content-Type, with application/json, or inside
-  // application/octet-stream — real clients send each.
+  // Bodies stay raw bytes here: JSON may come with no Content-Type, with application/json, or
+  // inside application/octet-stream (real clients send each), and with Triton's binary extension
+  // the JSON is only the first Inference-Header-Content-Length bytes. Routes parse what they need.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
-    const text = body as string;
-    if (text.length === 0) return done(null, undefined);
-    try {
-      done(null, parseJson(text));
-    } catch (error) {
-      done(error as Error, undefined);
-    }
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  // Content-Encoding: gzip / deflate request bodies are inflated before the body limit applies,
+  // so the limit bounds the decompressed size.
+  app.addHook('preParsing', async (request, _reply, payload) => {
+    const encoding = request.headers['content-encoding']?.trim().toLowerCase();
+    if (encoding === undefined || encoding === '' || encoding === 'identity') return payload;
+    if (encoding === 'gzip' || encoding === 'x-gzip') return payload.pipe(createGunzip());
+    if (encoding === 'deflate') return payload.pipe(createInflate());
+    throw invalidArgument(`unsupported Content-Encoding '${encoding}': use gzip, deflate or identity`);
   });
 
   app.setErrorHandler((error: unknown, request, reply) => {
@@ -56,6 +88,9 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
       return sendJson(reply, 413, {
         error: `request body is larger than the limit of ${options.bodyLimit} bytes (setting http_max_input_size)`,
       });
+    }
+    if (e.code === 'Z_DATA_ERROR' || e.code === 'Z_BUF_ERROR') {
+      return sendJson(reply, 400, { error: `the request body is not valid ${request.headers['content-encoding']} data: ${e.message}` });
     }
     if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
       return sendJson(reply, e.statusCode, { error: e.message ?? 'bad request' });
@@ -90,9 +125,14 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
     app.post(`${prefix}/infer`, async (req: FastifyRequest<{ Params: ModelParams }>, reply) => {
       // Resolve the model first: an unknown or unloaded model answers 404/503 before any decoding.
       const entry = dataplane.servable(req.params.model, req.params.version);
-      const request = decodeInferenceRequest(req.body as JsonValue | undefined);
+      const body = splitInferBody(req.body as Buffer | undefined, req.headers[HEADER_LENGTH]);
+      const request = body.rawInput !== null ? rawInputRequest(entry, body.rawInput) : decodeInferenceRequest(body.json, body.binary);
       const response = await dataplane.infer(entry, request);
-      return reply.code(200).type('application/json').send(encodeInferenceResponse(response));
+      const { json, binary } = encodeInferenceResponseParts(response, binaryOutputs(request, response, body.rawInput !== null));
+      if (binary.length === 0) return sendBody(req, reply.code(200).type('application/json'), Buffer.from(json));
+      const header = Buffer.from(json);
+      reply.code(200).type('application/octet-stream').header('inference-header-content-length', header.length);
+      return sendBody(req, reply, Buffer.concat([header, ...binary]));
     });
   };
   modelRoutes('/v2/models/:model');
