@@ -8,6 +8,7 @@ import { loadServerSettings, type ServerSettingsSources } from './config/load.js
 import type { ServerSettings } from './config/schema.js';
 import { DataPlane } from './core/dataplane.js';
 import { ModelLoader } from './core/loader.js';
+import { ModelRepository } from './core/model-repository.js';
 import { ModelRegistry } from './core/registry.js';
 import { discoverModels } from './core/repository.js';
 import { createHttpServer } from './http/server.js';
@@ -18,7 +19,7 @@ export const PACKAGE_VERSION: string = (
 ).version;
 
 /** Extensions Tessera implements (reported by GET /v2 with the configured ones). */
-export const BUILTIN_EXTENSIONS: readonly string[] = [];
+export const BUILTIN_EXTENSIONS: readonly string[] = ['binary_tensor_data', 'model_repository'];
 
 export interface StartOptions extends ServerSettingsSources {
   logger?: Logger;
@@ -28,6 +29,7 @@ export interface RunningServer {
   settings: ServerSettings;
   repositoryRoot: string;
   dataplane: DataPlane;
+  repository: ModelRepository;
   pool: WorkerPool;
   http: FastifyInstance;
   /** Base URL of the HTTP listener, e.g. http://127.0.0.1:8080 */
@@ -72,8 +74,10 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   // Registered before listening, so readiness is false until every model has been tried.
   const entries = discovery.models.map((m) => loader.register(m));
 
+  const repository = new ModelRepository(repositoryRoot, options.env ?? process.env, registry, loader);
   const http = createHttpServer({
     dataplane,
+    repository,
     logger,
     bodyLimit: settings.http_max_input_size,
     accessLog: settings.debug,
@@ -106,5 +110,5 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       await pool.close(settings.parallel_workers_timeout * 1000);
     })());
 
-  return { settings, repositoryRoot, dataplane, pool, http, url, loaded, close };
+  return { settings, repositoryRoot, dataplane, repository, pool, http, url, loaded, close };
 }

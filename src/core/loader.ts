@@ -14,6 +14,8 @@ export interface InferenceBackend {
   readonly size: number;
   load(spec: ModelSpec): Promise<{ metadata: RuntimeMetadata; loadMs: number }>;
   unload(key: string): Promise<void>;
+  /** Unloads a model load once the requests using it have finished. */
+  retire(key: string): Promise<void>;
   infer(spec: ModelSpec, inputs: Tensor[], outputs: string[]): Promise<Tensor[]>;
 }
 
@@ -82,6 +84,40 @@ export class ModelLoader {
     };
     this.registry.set(entry);
     return entry;
+  }
+
+  /**
+   * (Re)loads a discovered version. A version already READY keeps serving its current instance
+   * until the new one has loaded; then requests switch to the new one and the old is unloaded once
+   * its in-flight requests finish. Throws the reason when the version cannot be loaded (a READY
+   * version then keeps its old instance).
+   */
+  async reload(model: DiscoveredModel): Promise<void> {
+    const existing = this.registry.get(model.name, model.version);
+    if (existing === undefined || existing.state !== 'READY' || existing.spec === undefined) {
+      const entry = this.register(model);
+      await this.load(entry);
+      if (entry.state !== 'READY') throw new Error(entry.reason);
+      return;
+    }
+    const fresh: ModelVersion = { ...existing, settings: model.settings, modelPath: model.modelPath, platform: model.settings.platform || DEFAULT_PLATFORM, spec: undefined, state: 'LOADING', reason: '' };
+    await this.load(fresh);
+    if (fresh.state !== 'READY' || fresh.spec === undefined) throw new Error(fresh.reason);
+    const old = existing.spec;
+    Object.assign(existing, { settings: fresh.settings, modelPath: fresh.modelPath, platform: fresh.platform, spec: fresh.spec, inputs: fresh.inputs, outputs: fresh.outputs, loadMs: fresh.loadMs });
+    await this.backend.retire(old.key);
+  }
+
+  /** Unloads a version: UNLOADING (new requests are refused) until in-flight ones finish. */
+  async unload(entry: ModelVersion): Promise<void> {
+    const spec = entry.spec;
+    entry.state = 'UNLOADING';
+    entry.spec = undefined;
+    if (spec !== undefined) await this.backend.retire(spec.key);
+    entry.state = 'UNAVAILABLE';
+    entry.reason = 'unloaded';
+    this.registry.delete(entry.name, entry.version);
+    this.logger.info({ model: entry.name, version: entry.version || undefined }, 'model unloaded');
   }
 
   /** Loads a registered version on the backend; never throws (failures are recorded). */

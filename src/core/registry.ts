@@ -45,6 +45,10 @@ export class ModelRegistry {
     if (versions?.size === 0) this.models.delete(name);
   }
 
+  get(name: string, version: string): ModelVersion | undefined {
+    return this.models.get(name)?.get(version);
+  }
+
   has(name: string): boolean {
     return this.models.has(name);
   }

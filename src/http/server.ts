@@ -6,9 +6,11 @@ import { createGunzip, createInflate, deflate, gzip } from 'node:zlib';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { DataPlane } from '../core/dataplane.js';
+import type { ModelRepository } from '../core/model-repository.js';
 import { TesseraError, asTesseraError } from '../core/errors.js';
 import { invalidArgument } from '../core/errors.js';
 import { HEADER_LENGTH, binaryOutputs, rawInputRequest, splitInferBody } from './binary-body.js';
+import { parseJson, type JsonValue } from './exact-json.js';
 import { decodeInferenceRequest, encodeInferenceResponseParts } from './json-codec.js';
 
 const gzipAsync = promisify(gzip);
@@ -39,6 +41,7 @@ async function sendBody(request: FastifyRequest, reply: FastifyReply, body: Buff
 
 export interface HttpOptions {
   dataplane: DataPlane;
+  repository: ModelRepository;
   logger: Logger;
   bodyLimit: number;
   accessLog: boolean;
@@ -73,9 +76,16 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
   app.addHook('preParsing', async (request, _reply, payload) => {
     const encoding = request.headers['content-encoding']?.trim().toLowerCase();
     if (encoding === undefined || encoding === '' || encoding === 'identity') return payload;
-    if (encoding === 'gzip' || encoding === 'x-gzip') return payload.pipe(createGunzip());
-    if (encoding === 'deflate') return payload.pipe(createInflate());
-    throw invalidArgument(`unsupported Content-Encoding '${encoding}': use gzip, deflate or identity`);
+    let inflater;
+    if (encoding === 'gzip' || encoding === 'x-gzip') inflater = createGunzip();
+    else if (encoding === 'deflate') inflater = createInflate();
+    else throw invalidArgument(`unsupported Content-Encoding '${encoding}': use gzip, deflate or identity`);
+    // fastify checks Content-Length against the bytes received on the wire, not the inflated ones.
+    const counted = inflater as typeof inflater & { receivedEncodedLength: number };
+    counted.receivedEncodedLength = 0;
+    payload.on('data', (chunk: Buffer) => (counted.receivedEncodedLength += chunk.length));
+    payload.on('error', (error) => inflater.destroy(error));
+    return payload.pipe(inflater);
   });
 
   app.setErrorHandler((error: unknown, request, reply) => {
@@ -137,6 +147,34 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
   };
   modelRoutes('/v2/models/:model');
   modelRoutes('/v2/models/:model/versions/:version');
+
+  // Model repository extension. Triton also accepts a repository name in the path; Tessera has one
+  // repository, so the name is accepted and not used.
+  const { repository } = options;
+  const jsonBody = (req: FastifyRequest): Record<string, JsonValue> => {
+    const body = req.body as Buffer | undefined;
+    if (body === undefined || body.length === 0) return {};
+    const value = parseJson(body.toString('utf8'));
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalidArgument('the request body must be a JSON object');
+    return value as Record<string, JsonValue>;
+  };
+  for (const base of ['/v2/repository', '/v2/repository/:repository']) {
+    app.post(`${base}/index`, (req, reply) => {
+      const ready = jsonBody(req).ready;
+      if (ready !== undefined && typeof ready !== 'boolean') throw invalidArgument("'ready' must be a boolean");
+      return sendJson(reply, 200, repository.index(ready === true));
+    });
+    app.post(`${base}/models/:model/load`, async (req: FastifyRequest<{ Params: ModelParams }>, reply) => {
+      jsonBody(req); // validated; load parameters (Triton's config overrides) are not supported
+      await repository.load(req.params.model);
+      return sendJson(reply, 200, { name: req.params.model, load: true });
+    });
+    app.post(`${base}/models/:model/unload`, async (req: FastifyRequest<{ Params: ModelParams }>, reply) => {
+      jsonBody(req);
+      await repository.unload(req.params.model);
+      return sendJson(reply, 200, { name: req.params.model, unload: true });
+    });
+  }
 
   return app;
 }

@@ -40,6 +40,9 @@ export class WorkerPool {
   private readonly inflight = new Map<number, number>();
   /** Models loaded through the pool, to warm replacement workers. */
   private readonly loaded = new Map<string, ModelSpec>();
+  /** Requests in flight per model load, so a retired load is unloaded only once they finish. */
+  private readonly usage = new Map<string, number>();
+  private readonly retiring = new Map<string, () => void>();
   private readonly ready: Promise<void>;
   private closed = false;
 
@@ -115,10 +118,17 @@ export class WorkerPool {
     await Promise.allSettled([...this.inflight.keys()].map((id) => this.dispatch(id, { op: 'unload', key })));
   }
 
+  /** Unloads a model load once no request is using it (a rolling reload or an unload). */
+  retire(key: string): Promise<void> {
+    if ((this.usage.get(key) ?? 0) === 0) return this.unload(key);
+    return new Promise((resolve) => this.retiring.set(key, () => void this.unload(key).then(resolve)));
+  }
+
   /** Runs a model on the least-loaded worker; input buffers are moved, not copied. */
   async infer(spec: ModelSpec, inputs: Tensor[], outputs: string[]): Promise<Tensor[]> {
     const id = this.leastLoaded();
     const task: WorkerTask = { op: 'infer', spec, inputs, outputs };
+    this.usage.set(spec.key, (this.usage.get(spec.key) ?? 0) + 1);
     try {
       const result = await this.dispatch<InferResult>(id, task, transferables(inputs));
       return result.outputs;
@@ -126,6 +136,15 @@ export class WorkerPool {
       if (error instanceof TesseraError) throw error;
       const message = error instanceof Error ? error.message : String(error);
       throw internal(`inference failed: ${message}`, error);
+    } finally {
+      const left = (this.usage.get(spec.key) ?? 1) - 1;
+      if (left > 0) this.usage.set(spec.key, left);
+      else {
+        this.usage.delete(spec.key);
+        const retire = this.retiring.get(spec.key);
+        this.retiring.delete(spec.key);
+        retire?.();
+      }
     }
   }
 

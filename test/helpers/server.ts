@@ -77,6 +77,7 @@ export async function startTestServer(t: Teardown, options: TestServerOptions): 
 
 export interface RawResponse {
   status: number;
+  body: Buffer;
   headers: Record<string, string | string[] | undefined>;
   text: string;
   json: () => Record<string, unknown>;
@@ -92,8 +93,9 @@ export function rawRequest(
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) as Record<string, unknown> });
+        const body = Buffer.concat(chunks);
+        const text = body.toString('utf8');
+        resolve({ status: res.statusCode ?? 0, body, headers: res.headers, text, json: () => JSON.parse(text) as Record<string, unknown> });
       });
       res.on('error', reject);
     });
