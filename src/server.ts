@@ -11,6 +11,7 @@ import { ModelLoader } from './core/loader.js';
 import { ModelRepository } from './core/model-repository.js';
 import { ModelRegistry } from './core/registry.js';
 import { discoverModels } from './core/repository.js';
+import { closeGrpc, createGrpcServer, listenGrpc } from './grpc/server.js';
 import { createHttpServer } from './http/server.js';
 import { WorkerPool, defaultWorkerCount } from './workers/pool.js';
 
@@ -20,6 +21,9 @@ export const PACKAGE_VERSION: string = (
 
 /** Extensions Tessera implements (reported by GET /v2 with the configured ones). */
 export const BUILTIN_EXTENSIONS: readonly string[] = ['binary_tensor_data', 'model_repository'];
+
+/** gRPC message limit when grpc_max_message_length is not set: the HTTP body default. */
+export const DEFAULT_GRPC_MESSAGE_LENGTH = 64 * 1024 * 1024;
 
 export interface StartOptions extends ServerSettingsSources {
   logger?: Logger;
@@ -34,6 +38,8 @@ export interface RunningServer {
   http: FastifyInstance;
   /** Base URL of the HTTP listener, e.g. http://127.0.0.1:8080 */
   url: string;
+  /** host:port of the gRPC listener. */
+  grpcAddress: string;
   /** Settles when the start-up model loads have all finished (successfully or not). */
   loaded: Promise<void>;
   close(): Promise<void>;
@@ -88,9 +94,35 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     await pool.close();
     throw error;
   }
+  const grpcServer = createGrpcServer({
+    dataplane,
+    repository,
+    logger,
+    maxMessageLength: settings.grpc_max_message_length ?? DEFAULT_GRPC_MESSAGE_LENGTH,
+    forceRawOutput: settings.grpc_force_raw_output,
+    keepalive: {
+      timeMs: settings.grpc_keepalive_time,
+      timeoutMs: settings.grpc_keepalive_timeout,
+      permitWithoutCalls: settings.grpc_keepalive_permit_without_calls,
+      maxPingsWithoutData: settings.grpc_http2_max_pings_without_data,
+      minPingIntervalWithoutDataMs: settings.grpc_http2_min_recv_ping_interval_without_data,
+      maxPingStrikes: settings.grpc_http2_max_ping_strikes,
+    },
+  });
+  let grpcPort: number;
+  try {
+    grpcPort = await listenGrpc(grpcServer, settings.host, settings.grpc_port);
+  } catch (error) {
+    await http.close();
+    await pool.close();
+    throw error;
+  }
+  logger.info(`gRPC listening on ${settings.host}:${grpcPort}`);
   const address = http.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`;
+  const localHost = host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host;
+  const url = `http://${localHost}:${address.port}`;
+  const grpcAddress = `${localHost}:${grpcPort}`;
 
   const loaded = (async () => {
     await pool.started();
@@ -105,10 +137,10 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     (closing ??= (async () => {
       // Stop accepting, let in-flight requests finish (bounded), then stop the workers.
       const grace = new Promise<void>((resolve) => setTimeout(resolve, settings.parallel_workers_timeout * 1000).unref());
-      await Promise.race([http.close(), grace]);
+      await Promise.race([Promise.all([http.close(), closeGrpc(grpcServer, settings.parallel_workers_timeout * 1000)]), grace]);
       await loaded.catch(() => undefined);
       await pool.close(settings.parallel_workers_timeout * 1000);
     })());
 
-  return { settings, repositoryRoot, dataplane, repository, pool, http, url, loaded, close };
+  return { settings, repositoryRoot, dataplane, repository, pool, http, url, grpcAddress, loaded, close };
 }

@@ -15,7 +15,7 @@ export const serverSettingsSchema = z.object({
     .describe('log level (debug: true lowers it to debug)'),
   host: z.string().min(1).default('0.0.0.0').describe('address the listeners bind to'),
   http_port: port.default(8080).describe('HTTP (V2 REST) port; 0 picks a free port'),
-  grpc_port: port.default(8081).describe('gRPC port (served once the gRPC front end lands)'),
+  grpc_port: port.default(8081).describe('gRPC port; 0 picks a free port'),
   metrics_port: port.default(8082).describe('Prometheus metrics port (served once metrics land)'),
   metrics_endpoint: z.string().nullable().default('/metrics').describe('metrics path; null disables metrics'),
   parallel_workers: z
@@ -49,7 +49,20 @@ export const serverSettingsSchema = z.object({
     .positive()
     .default(64 * MIB)
     .describe('largest HTTP request body in bytes; larger bodies get 413'),
-  grpc_max_message_length: z.number().int().positive().nullable().optional().describe('gRPC message size limit in bytes'),
+  grpc_max_message_length: z
+    .number()
+    .int()
+    .positive()
+    .nullable()
+    .default(null)
+    .describe('gRPC send/receive message limit in bytes (default 64 MiB, as the HTTP body limit)'),
+  grpc_force_raw_output: z.boolean().default(false).describe('answer gRPC with raw_output_contents even for typed requests'),
+  grpc_keepalive_time: z.number().int().positive().default(7_200_000).describe('gRPC keepalive ping interval, ms (Triton: 2 h)'),
+  grpc_keepalive_timeout: z.number().int().positive().default(20_000).describe('gRPC keepalive ack timeout, ms'),
+  grpc_keepalive_permit_without_calls: z.boolean().default(false).describe('allow client keepalive pings with no call open'),
+  grpc_http2_max_pings_without_data: z.number().int().min(0).default(2).describe('HTTP/2 pings allowed without data'),
+  grpc_http2_min_recv_ping_interval_without_data: z.number().int().min(0).default(300_000).describe('least interval between client pings without data, ms'),
+  grpc_http2_max_ping_strikes: z.number().int().min(0).default(2).describe('bad pings tolerated before GOAWAY'),
   root_path: z.string().default('').describe('accepted for MLServer compatibility'),
   gzip_enabled: z.boolean().default(true).describe('accepted for MLServer compatibility'),
 });

@@ -1,0 +1,190 @@
+// The gRPC front end: inference.GRPCInferenceService (Triton's wire layout), grpc.health.v1 and
+// server reflection. A thin adapter over the same dataplane and repository as the REST routes, so
+// validation and error messages are identical.
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import type { Logger } from 'pino';
+import type { DataPlane } from '../core/dataplane.js';
+import { TesseraError, asTesseraError } from '../core/errors.js';
+import type { ModelRepository } from '../core/model-repository.js';
+import { decodeInferRequest, encodeInferResponse, type ModelInferRequestMessage, type ModelInferResponseMessage } from './codec.js';
+
+const PROTO_DIR = fileURLToPath(new URL('../../proto/', import.meta.url));
+export const PROTO_FILES = ['grpc_service.proto', 'health.proto'];
+export const INFERENCE_SERVICE = 'inference.GRPCInferenceService';
+
+/** proto-loader options: field names as in the .proto, 64-bit integers as exact decimal strings. */
+export const LOADER_OPTIONS: protoLoader.Options = {
+  keepCase: true,
+  longs: String,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+  includeDirs: [PROTO_DIR],
+};
+
+export function loadProtos(): protoLoader.PackageDefinition {
+  return protoLoader.loadSync(PROTO_FILES, LOADER_OPTIONS);
+}
+
+export interface GrpcOptions {
+  dataplane: DataPlane;
+  repository: ModelRepository;
+  logger: Logger;
+  maxMessageLength: number;
+  /** Answer with raw_output_contents even when the request used typed contents. */
+  forceRawOutput: boolean;
+  keepalive: {
+    timeMs: number;
+    timeoutMs: number;
+    permitWithoutCalls: boolean;
+    maxPingsWithoutData: number;
+    minPingIntervalWithoutDataMs: number;
+    maxPingStrikes: number;
+  };
+}
+
+type Unary<Req, Res> = grpc.handleUnaryCall<Req, Res>;
+
+function grpcError(error: unknown): Partial<grpc.StatusObject> {
+  const e = asTesseraError(error);
+  return { code: e.grpcCode as grpc.status, details: e.message };
+}
+
+/** Wraps a handler: its result or its TesseraError (mapped to the gRPC code) goes to the callback. */
+function unary<Req, Res>(logger: Logger, handler: (request: Req, call: grpc.ServerUnaryCall<Req, Res>) => Res | Promise<Res>): Unary<Req, Res> {
+  return (call, callback) => {
+    Promise.resolve()
+      .then(() => handler(call.request, call))
+      .then(
+        (result) => callback(null, result),
+        (error: unknown) => {
+          if (!(error instanceof TesseraError) || error.kind === 'internal') logger.error({ err: error }, 'gRPC call failed');
+          callback(grpcError(error));
+        },
+      );
+  };
+}
+
+export function createGrpcServer(options: GrpcOptions): grpc.Server {
+  const { dataplane, repository, logger } = options;
+  const definition = loadProtos();
+  const proto = grpc.loadPackageDefinition(definition) as unknown as {
+    inference: { GRPCInferenceService: grpc.ServiceClientConstructor };
+    grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } };
+  };
+  const k = options.keepalive;
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': options.maxMessageLength,
+    'grpc.max_send_message_length': options.maxMessageLength,
+    'grpc.keepalive_time_ms': k.timeMs,
+    'grpc.keepalive_timeout_ms': k.timeoutMs,
+    'grpc.keepalive_permit_without_calls': k.permitWithoutCalls ? 1 : 0,
+    'grpc.http2.max_pings_without_data': k.maxPingsWithoutData,
+    'grpc.http2.min_ping_interval_without_data_ms': k.minPingIntervalWithoutDataMs,
+    'grpc.http2.max_ping_strikes': k.maxPingStrikes,
+  });
+
+  const infer = async (message: ModelInferRequestMessage): Promise<ModelInferResponseMessage> => {
+    const entry = dataplane.servable(message.model_name, message.model_version || undefined);
+    const { request, raw } = decodeInferRequest(message);
+    const response = await dataplane.infer(entry, request);
+    return encodeInferResponse(response, raw || options.forceRawOutput);
+  };
+
+  type NameVersion = { name: string; version: string };
+  server.addService(proto.inference.GRPCInferenceService.service, {
+    ServerLive: unary(logger, () => ({ live: dataplane.live() })),
+    ServerReady: unary(logger, () => ({ ready: dataplane.ready() })),
+    ModelReady: unary(logger, (r: NameVersion) => ({ ready: dataplane.modelReady(r.name, r.version || undefined) })),
+    ServerMetadata: unary(logger, () => dataplane.serverMetadata()),
+    ModelMetadata: unary(logger, (r: NameVersion) => {
+      const m = dataplane.modelMetadata(r.name, r.version || undefined);
+      const tensor = (t: { name: string; datatype: string; shape: number[] }) => ({ name: t.name, datatype: t.datatype, shape: t.shape.map(String) });
+      return { name: m.name, versions: m.versions, platform: m.platform, inputs: m.inputs.map(tensor), outputs: m.outputs.map(tensor) };
+    }),
+    ModelInfer: unary(logger, infer),
+    ModelStreamInfer: (call: grpc.ServerDuplexStream<ModelInferRequestMessage, unknown>) => {
+      // One response per request, in request order; a failure is reported in that response's
+      // error_message and the stream stays open (Triton's behaviour).
+      let tail: Promise<void> = Promise.resolve();
+      call.on('data', (message: ModelInferRequestMessage) => {
+        const result = infer(message).then(
+          (response) => ({ error_message: '', infer_response: response }),
+          (error: unknown) => ({
+            error_message: asTesseraError(error).message,
+            infer_response: { model_name: message.model_name, model_version: message.model_version, id: message.id },
+          }),
+        );
+        tail = tail.then(async () => {
+          const out = await result;
+          if (!call.cancelled) call.write(out);
+        });
+      });
+      call.on('end', () => void tail.then(() => call.end()));
+      call.on('error', () => undefined);
+    },
+    RepositoryIndex: unary(logger, (r: { ready: boolean }) => ({ models: repository.index(r.ready) })),
+    RepositoryModelLoad: unary(logger, async (r: { model_name: string }) => {
+      await repository.load(r.model_name);
+      return {};
+    }),
+    RepositoryModelUnload: unary(logger, async (r: { model_name: string }) => {
+      await repository.unload(r.model_name);
+      return {};
+    }),
+  });
+
+  // grpc.health.v1: '' and the inference service follow server readiness.
+  const status = (service: string): 'SERVING' | 'NOT_SERVING' | null => {
+    if (service !== '' && service !== INFERENCE_SERVICE) return null;
+    return dataplane.ready() ? 'SERVING' : 'NOT_SERVING';
+  };
+  server.addService(proto.grpc.health.v1.Health.service, {
+    Check: unary(logger, (r: { service: string }) => {
+      const s = status(r.service);
+      if (s === null) throw new TesseraError('not_found', `unknown service '${r.service}'`);
+      return { status: s };
+    }),
+    Watch: (call: grpc.ServerWritableStream<{ service: string }, unknown>) => {
+      let last: string | undefined;
+      const send = (): void => {
+        const s = status(call.request.service) ?? 'SERVICE_UNKNOWN';
+        if (s !== last) call.write({ status: s });
+        last = s;
+      };
+      send();
+      const timer = setInterval(send, 250);
+      call.on('cancelled', () => clearInterval(timer));
+      call.on('close', () => clearInterval(timer));
+    },
+  });
+
+  new ReflectionService(definition).addToServer(server);
+  return server;
+}
+
+/** Binds and starts; resolves with the port actually bound (port 0 picks a free one). */
+export function listenGrpc(server: grpc.Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));
+  });
+}
+
+/** Stops accepting calls, lets running ones finish up to `graceMs`, then cancels the rest. */
+export function closeGrpc(server: grpc.Server, graceMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, graceMs);
+    timer.unref();
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
