@@ -168,6 +168,11 @@ t.test('gRPC health is NOT_SERVING with zero models; repository RPCs', async (t)
   const server = await startTestServer(t, { folder: root });
   const client = grpcClients(server.grpcAddress);
   t.teardown(() => client.close());
+  const watch = (client.health.Watch as (r: object) => grpc.ClientReadableStream<{ status: string }>)({ service: '' });
+  const seen: string[] = [];
+  watch.on('data', (m) => seen.push(m.status));
+  watch.on('error', () => undefined);
+  t.teardown(() => watch.cancel());
   const index = await client.call<{ models: { name: string; version: string; state: string; reason: string }[] }>('RepositoryIndex', { repository_name: '', ready: false });
   t.same(index.models, [{ name: 'iris', version: '1', state: 'READY', reason: '' }]);
   t.same(await client.call('RepositoryModelUnload', { repository_name: '', model_name: 'iris' }), {});
@@ -177,8 +182,15 @@ t.test('gRPC health is NOT_SERVING with zero models; repository RPCs', async (t)
   t.same((await client.call<{ models: unknown[] }>('RepositoryIndex', { ready: true })).models, []);
   t.same(await client.check(''), { status: 'NOT_SERVING' }, 'health follows readiness: no model loaded');
   t.same(await client.call('ServerReady', {}), { ready: false });
+  const waitSeen = async (n: number): Promise<void> => {
+    const deadline = Date.now() + 3000;
+    while (seen.length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  };
+  await waitSeen(2); // Watch reports changes within its 250 ms polling interval
   t.same(await client.call('RepositoryModelLoad', { repository_name: '', model_name: 'iris' }), {});
   t.same(await client.check(''), { status: 'SERVING' });
+  await waitSeen(3);
+  t.same(seen, ['SERVING', 'NOT_SERVING', 'SERVING'], 'Watch streams every change');
   await t.rejects(client.call('RepositoryModelLoad', { model_name: 'nope' }), { code: grpc.status.NOT_FOUND });
 });
 
