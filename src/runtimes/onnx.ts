@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import ort from 'onnxruntime-node';
 import type { Datatype, NumericArray } from '../core/datatypes.js';
 import { invalidArgument } from '../core/errors.js';
-import { bytesFromStrings, bytesToStrings, isBytesData, type Tensor, type TensorData } from '../core/tensor.js';
+import { bytesElement, bytesFromStrings, isBytesData, type BytesData, type Tensor, type TensorData } from '../core/tensor.js';
 import type { TensorMetadata } from '../core/types.js';
 import type { LoadedModel, ModelSpec, Runtime, RuntimeMetadata, SessionSpec } from './runtime.js';
 
@@ -63,10 +63,33 @@ function metadataOf(values: readonly ort.InferenceSession.ValueMetadata[], skipp
   return out;
 }
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * BYTES elements as JS strings for ORT. onnxruntime-node's string tensors carry UTF-8 text and
+ * stop at a NUL byte, so other bytes would be silently altered: refuse them with a clear 400.
+ */
+function stringsOf(t: Tensor & { data: BytesData }): string[] {
+  const n = t.data.offsets.length - 1;
+  const out = new Array<string>(n);
+  for (let i = 0; i < n; i++) {
+    const element = bytesElement(t.data, i);
+    if (element.includes(0)) {
+      throw invalidArgument(`input '${t.name}': BYTES element ${i} contains a NUL byte, which ONNX Runtime string tensors cannot carry`);
+    }
+    try {
+      out[i] = strictUtf8.decode(element);
+    } catch {
+      throw invalidArgument(`input '${t.name}': BYTES element ${i} is not valid UTF-8, which ONNX Runtime string tensors require`);
+    }
+  }
+  return out;
+}
+
 function toOrt(t: Tensor): ort.Tensor {
   const type = ORT_OF_V2[t.datatype];
   if (type === undefined) throw invalidArgument(`input '${t.name}': datatype ${t.datatype} is not supported by ONNX Runtime`);
-  if (isBytesData(t.data)) return new ort.Tensor('string', bytesToStrings(t.data), t.shape);
+  if (isBytesData(t.data)) return new ort.Tensor('string', stringsOf(t as Tensor & { data: BytesData }), t.shape);
   return new ort.Tensor(type, t.data as NumericArray as ort.Tensor.DataType, t.shape);
 }
 

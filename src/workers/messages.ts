@@ -1,4 +1,5 @@
 // The messages that cross between the main thread and pool workers.
+import type { ErrorKind } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
 import type { ModelSpec, RuntimeMetadata } from '../runtimes/runtime.js';
 
@@ -15,4 +16,9 @@ export interface LoadResult {
 
 export interface InferResult {
   outputs: Tensor[];
+}
+
+/** A request error found in a worker (a bad input, say), sent back with its kind for the status. */
+export interface WorkerError {
+  error: { kind: ErrorKind; message: string };
 }

@@ -11,7 +11,7 @@ import { Piscina } from 'piscina';
 import { TesseraError, internal } from '../core/errors.js';
 import { transferables, type Tensor } from '../core/tensor.js';
 import type { ModelSpec } from '../runtimes/runtime.js';
-import type { InferResult, LoadResult, WorkerTask } from './messages.js';
+import type { InferResult, LoadResult, WorkerError, WorkerTask } from './messages.js';
 
 const WORKER_ENTRY = new URL('./worker-entry.mjs', import.meta.url);
 
@@ -130,7 +130,8 @@ export class WorkerPool {
     const task: WorkerTask = { op: 'infer', spec, inputs, outputs };
     this.usage.set(spec.key, (this.usage.get(spec.key) ?? 0) + 1);
     try {
-      const result = await this.dispatch<InferResult>(id, task, transferables(inputs));
+      const result = await this.dispatch<InferResult | WorkerError>(id, task, transferables(inputs));
+      if ('error' in result) throw new TesseraError(result.error.kind, result.error.message);
       return result.outputs;
     } catch (error) {
       if (error instanceof TesseraError) throw error;

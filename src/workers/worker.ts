@@ -5,7 +5,8 @@ import { Piscina } from 'piscina';
 import { transferables, type Tensor } from '../core/tensor.js';
 import { onnxRuntime } from '../runtimes/onnx.js';
 import type { LoadedModel, ModelSpec } from '../runtimes/runtime.js';
-import type { InferResult, LoadResult, WorkerTask } from './messages.js';
+import { TesseraError } from '../core/errors.js';
+import type { InferResult, LoadResult, WorkerError, WorkerTask } from './messages.js';
 
 const sessions = new Map<string, Promise<LoadedModel>>();
 
@@ -33,7 +34,7 @@ function moving<T extends object>(value: T, tensors: readonly Tensor[]): T {
   return Piscina.move(wrapper as never) as unknown as T;
 }
 
-export default async function handle(task: WorkerTask): Promise<LoadResult | InferResult | null> {
+export default async function handle(task: WorkerTask): Promise<LoadResult | InferResult | WorkerError | null> {
   switch (task.op) {
     case 'load': {
       const started = performance.now();
@@ -43,8 +44,14 @@ export default async function handle(task: WorkerTask): Promise<LoadResult | Inf
     }
     case 'infer': {
       const loaded = await session(task.spec).model;
-      const outputs = await loaded.run(task.inputs, task.outputs);
-      return moving({ outputs }, outputs);
+      try {
+        const outputs = await loaded.run(task.inputs, task.outputs);
+        return moving({ outputs }, outputs);
+      } catch (error) {
+        // Errors cross threads as plain Errors; keep the kind of the request's own faults.
+        if (error instanceof TesseraError) return { error: { kind: error.kind, message: error.message } };
+        throw error;
+      }
     }
     case 'unload': {
       const model = sessions.get(task.key);

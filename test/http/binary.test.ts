@@ -157,6 +157,14 @@ t.test('binary tensor data extension', async (t) => {
         },
         message: /input 'INPUT0': BYTES element 0 claims 99 bytes but the data ends before them/,
       },
+      {
+        label: 'non-UTF-8 BYTES (ONNX Runtime string tensors carry UTF-8 text only)',
+        send: () => {
+          const bad = framedBytes([Buffer.from([0xc3, 0x28])]);
+          return post(server, 'identity_bytes', { inputs: [{ name: 'INPUT0', shape: [1, 1], datatype: 'BYTES', parameters: { binary_data_size: bad.length } }] }, [bad]);
+        },
+        message: /input 'INPUT0': BYTES element 0 is not valid UTF-8/,
+      },
       { label: 'raw body for a model with two inputs', send: () => post(server, 'add_sub', null, [four]), message: /needs a model with exactly one input; 'add_sub' has 2/ },
       { label: 'raw body not a whole number of rows', send: () => post(server, 'iris', null, [four.subarray(0, 10)]), message: /raw body of 10 bytes is not a whole number of 16-byte rows/ },
     ];

@@ -1,0 +1,833 @@
+#!/usr/bin/env node
+// gRPC and large-tensor benchmark.
+//
+//   Scenario A: Tessera's gRPC ModelInfer (iris, raw_input_contents) against a bare grpc-js server
+//               (benchmarks/bare-grpc.mjs), load from h2load with a pre-encoded gRPC frame.
+//   Scenario B: one 16 MiB FP32 tensor through identity_fp32 over JSON HTTP, binary HTTP
+//               (binary tensor extension) and gRPC (raw contents), sequentially from one client.
+//
+//   npm run bench:grpc                   full run (10 s per h2load run, 2 rounds, 8 large requests)
+//   npm run bench:grpc -- --quick        smoke run (2 s per h2load run, 1 round, 2 large requests)
+//   npm run bench:grpc -- --duration 5 --rounds 3 --streams 16,64 --requests 4
+//
+// Everything binds to and talks to 127.0.0.1 only. Child processes are killed at the end, on
+// SIGINT/SIGTERM and on any error. Results land in benchmarks/results/grpc-<timestamp>.{md,json}.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import protobuf from 'protobufjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '..');
+const HOST = '127.0.0.1';
+const PROTO = path.join(ROOT, 'proto', 'grpc_service.proto');
+const GRPC_METHOD = '/inference.GRPCInferenceService/ModelInfer';
+const READY_PATH = '/v2/health/ready';
+const IRIS_VALUES = [5.1, 3.5, 1.4, 0.2];
+const MIB = 1024 * 1024;
+const BIG_ELEMENTS = 4 * MIB; // 4,194,304 FP32 values = 16 MiB
+const BIG_BYTES = BIG_ELEMENTS * 4;
+// The JSON body of 4M floats written as JSON numbers (~80 MB) is above Tessera's default 64 MiB
+// http_max_input_size, so Tessera is started with a larger limit (iris traffic is unaffected).
+const HTTP_MAX_INPUT = 256 * MIB;
+const GRPC_CLIENT_MAX = 256 * MIB;
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    duration: { type: 'string' },
+    rounds: { type: 'string' },
+    streams: { type: 'string' },
+    requests: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (args.help) {
+  process.stdout.write(
+    'Usage: npm run bench:grpc [-- --quick] [--duration SEC] [--rounds N] [--streams 1,16,64] [--requests N]\n',
+  );
+  process.exit(0);
+}
+const QUICK = args.quick;
+const DURATION = Number(args.duration ?? (QUICK ? 2 : 10));
+const ROUNDS = Number(args.rounds ?? (QUICK ? 1 : 2));
+const WARMUP = QUICK ? 1 : 3;
+const STREAMS = (args.streams ?? '1,16,64').split(',').map(Number);
+const BIG_REQUESTS = Number(args.requests ?? (QUICK ? 2 : 8));
+const BIG_WARMUP = 2;
+for (const [name, v] of [['duration', DURATION], ['rounds', ROUNDS], ['requests', BIG_REQUESTS], ...STREAMS.map((c) => ['streams', c])]) {
+  if (!Number.isInteger(v) || v < 1) fail(`--${name} must be a positive integer`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cleanup: every child (servers, h2load, curl) is tracked and killed on the way out.
+
+const children = new Set(); // { name, proc, group }
+let cleaning = null;
+let interrupted = false;
+const tmpDir = mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-grpc-'));
+
+function fail(message) {
+  process.stderr.write(`bench:grpc: ${message}\n`);
+  process.exit(1);
+}
+
+function killGroup(child, signal) {
+  try {
+    if (child.group) process.kill(-child.proc.pid, signal);
+    else child.proc.kill(signal);
+  } catch {
+    /* already gone */
+  }
+}
+
+function alive(child) {
+  return child.proc.exitCode === null && child.proc.signalCode === null;
+}
+
+async function stopChild(child, graceMs = 8000) {
+  if (!alive(child)) {
+    children.delete(child);
+    return;
+  }
+  const exited = new Promise((resolve) => child.proc.once('exit', resolve));
+  killGroup(child, 'SIGTERM');
+  const timer = new Promise((resolve) => setTimeout(() => resolve('timeout'), graceMs));
+  if ((await Promise.race([exited, timer])) === 'timeout') {
+    killGroup(child, 'SIGKILL');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 2000))]);
+  }
+  children.delete(child);
+}
+
+function cleanup() {
+  cleaning ??= Promise.all([...children].map((c) => stopChild(c))).finally(() => {
+    rmSync(tmpDir, { recursive: true, force: true });
+  });
+  return cleaning;
+}
+
+process.on('exit', () => {
+  for (const child of children) if (alive(child)) killGroup(child, 'SIGKILL');
+  rmSync(tmpDir, { recursive: true, force: true });
+});
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.once(signal, () => {
+    interrupted = true;
+    process.stderr.write(`\nbench:grpc: ${signal}, stopping child processes...\n`);
+    cleanup().finally(() => process.exit(130));
+  });
+}
+process.on('uncaughtException', (error) => {
+  process.stderr.write(`bench:grpc: ${error?.stack ?? error}\n`);
+  cleanup().finally(() => process.exit(1));
+});
+process.on('unhandledRejection', (error) => {
+  process.stderr.write(`bench:grpc: ${error?.stack ?? error}\n`);
+  cleanup().finally(() => process.exit(1));
+});
+
+// ---------------------------------------------------------------------------------------------
+// Tools: h2load (installed on demand), curl
+
+function h2loadVersion() {
+  const r = spawnSync('h2load', ['--version'], { encoding: 'utf8', timeout: 10_000 });
+  if (r.error || r.status !== 0) return null;
+  return (r.stdout ?? '').split('\n')[0].trim() || 'h2load';
+}
+
+function ensureH2load() {
+  if (h2loadVersion()) return;
+  process.stdout.write('h2load not found; installing it with apt-get install -y nghttp2-client ...\n');
+  const sudo = process.getuid?.() === 0 ? [] : ['sudo', '-n'];
+  const run = (argv) => {
+    const [cmd, ...rest] = [...sudo, ...argv];
+    const r = spawnSync(cmd, rest, {
+      stdio: 'inherit',
+      timeout: 300_000,
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+    return !r.error && r.status === 0;
+  };
+  if (!run(['apt-get', 'install', '-y', 'nghttp2-client'])) {
+    process.stdout.write('apt-get install failed; running apt-get update and retrying ...\n');
+    run(['apt-get', 'update']);
+    run(['apt-get', 'install', '-y', 'nghttp2-client']);
+  }
+  if (!h2loadVersion()) {
+    fail(
+      'h2load is required and could not be installed automatically.\n' +
+        '       Install it yourself (Debian/Ubuntu: `sudo apt-get install -y nghttp2-client`) and run again.',
+    );
+  }
+}
+
+function curlHasHttp2() {
+  const r = spawnSync('curl', ['-V'], { encoding: 'utf8', timeout: 10_000 });
+  if (r.error || r.status !== 0) return false;
+  return /^Features:.*\bHTTP2\b/m.test(r.stdout ?? '');
+}
+
+/** Runs a tracked child (h2load, curl) to completion with a time limit; resolves { code, out, err }. */
+function runTool(cmd, argv, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = { name: cmd, proc, group: false };
+    children.add(child);
+    let out = '';
+    let err = '';
+    proc.stdout.on('data', (d) => (out += d));
+    proc.stderr.on('data', (d) => (err += d));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup(child, 'SIGKILL');
+    }, timeoutMs);
+    proc.on('error', (e) => {
+      clearTimeout(timer);
+      children.delete(child);
+      reject(e);
+    });
+    proc.on('close', (code, signal) => {
+      clearTimeout(timer);
+      children.delete(child);
+      if (timedOut) return reject(new Error(`${cmd} timed out after ${timeoutMs / 1000}s: ${err || out}`));
+      resolve({ code: code ?? signal, out, err });
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Protobuf: the iris request encoded once, a gRPC frame, response decoding
+
+// keepCase: field names as in the .proto (protobufjs camel-cases them by default).
+const root = new protobuf.Root().loadSync(PROTO, { keepCase: true });
+const InferRequestType = root.lookupType('inference.ModelInferRequest');
+const InferResponseType = root.lookupType('inference.ModelInferResponse');
+
+function irisRequestBytes() {
+  const raw = Buffer.from(new Float32Array(IRIS_VALUES).buffer); // little-endian on x86/arm
+  const message = InferRequestType.fromObject({
+    model_name: 'iris',
+    inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4] }],
+    raw_input_contents: [raw],
+  });
+  return Buffer.from(InferRequestType.encode(message).finish());
+}
+
+function grpcFrame(message) {
+  const header = Buffer.alloc(5);
+  header.writeUInt8(0, 0); // not compressed
+  header.writeUInt32BE(message.length, 1);
+  return Buffer.concat([header, message]);
+}
+
+function decodeGrpcFrame(bytes) {
+  if (bytes.length < 5) throw new Error(`gRPC response body is ${bytes.length} bytes, shorter than a frame header`);
+  const length = bytes.readUInt32BE(1);
+  if (bytes[0] !== 0 || bytes.length < 5 + length) throw new Error('malformed or compressed gRPC response frame');
+  return InferResponseType.toObject(InferResponseType.decode(bytes.subarray(5, 5 + length)), { longs: String });
+}
+
+function describeResponse(r) {
+  const outs = (r.outputs ?? []).map((o) => `${o.name} ${o.datatype} [${(o.shape ?? []).join(',')}]`).join(', ');
+  const raw = (r.raw_output_contents ?? []).map((b) => b.length).join('+');
+  return `model ${r.model_name} v${r.model_version}; outputs ${outs}; raw_output_contents ${raw || 'none'} bytes`;
+}
+
+function grpcClient(port) {
+  const definition = protoLoader.loadSync(PROTO, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
+  const proto = grpc.loadPackageDefinition(definition);
+  return new proto.inference.GRPCInferenceService(`${HOST}:${port}`, grpc.credentials.createInsecure(), {
+    'grpc.max_send_message_length': GRPC_CLIENT_MAX,
+    'grpc.max_receive_message_length': GRPC_CLIENT_MAX,
+  });
+}
+
+function modelInfer(client, request, timeoutMs = 60_000) {
+  return new Promise((resolve, reject) => {
+    client.ModelInfer(request, { deadline: new Date(Date.now() + timeoutMs) }, (error, response) =>
+      error ? reject(error) : resolve(response),
+    );
+  });
+}
+
+/**
+ * One ModelInfer call with the exact frame h2load will send, checked for grpc-status 0 in the
+ * trailers (h2load only sees HTTP 200). curl when it speaks HTTP/2, else a grpc-js client.
+ */
+async function verifyGrpcCall(target, framePath) {
+  const url = `http://${HOST}:${target.grpcPort}${GRPC_METHOD}`;
+  if (curlHasHttp2()) {
+    const bodyPath = path.join(tmpDir, `${target.key}-response.bin`);
+    const argv = [
+      '--http2-prior-knowledge', '-s', '-D', '-', '-o', bodyPath, '--max-time', '15',
+      '--data-binary', `@${framePath}`,
+      '-H', 'content-type: application/grpc', '-H', 'te: trailers', url,
+    ];
+    const r = await runTool('curl', argv, 20_000);
+    const status = /^grpc-status:\s*(\d+)/im.exec(r.out);
+    if (r.code !== 0 || !status || status[1] !== '0') {
+      const message = /^grpc-message:\s*(.*)$/im.exec(r.out)?.[1] ?? '';
+      throw new Error(`${target.label}: curl check failed (exit ${r.code}, grpc-status ${status?.[1] ?? 'missing'} ${message}):\n${r.out}${r.err}`);
+    }
+    const response = decodeGrpcFrame(readFileSync(bodyPath));
+    return { method: 'curl --http2-prior-knowledge', grpcStatus: 0, response, summary: describeResponse(response) };
+  }
+  const client = grpcClient(target.grpcPort);
+  try {
+    const message = InferRequestType.decode(readFileSync(framePath).subarray(5));
+    const request = InferRequestType.toObject(message, { longs: String });
+    const response = await modelInfer(client, request, 15_000);
+    return { method: 'grpc-js client (curl lacks HTTP/2)', grpcStatus: 0, response, summary: describeResponse(response) };
+  } finally {
+    client.close();
+  }
+}
+
+function checkIrisResponse(label, r) {
+  const outs = r.outputs ?? [];
+  const raw = (r.raw_output_contents ?? []).map((b) => b.length);
+  const ok =
+    r.model_name === 'iris' &&
+    outs.length === 2 &&
+    outs[0].name === 'label' && outs[0].datatype === 'INT64' &&
+    outs[1].name === 'probabilities' && outs[1].datatype === 'FP32' &&
+    raw.length === 2 && raw[0] === 8 && raw[1] === 12;
+  if (!ok) throw new Error(`${label}: unexpected iris response: ${describeResponse(r)}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// h2load
+
+function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
+}
+
+/** Reads h2load's --log-file: start time (µs since epoch), HTTP status, duration (µs); tab-separated. */
+function readH2loadLog(file) {
+  const durationsMs = [];
+  let other = 0;
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (!line) continue;
+    const [, status, duration] = line.split('\t');
+    if (status === '200') durationsMs.push(Number(duration) / 1000);
+    else other++;
+  }
+  return { durationsMs, other };
+}
+
+function parseH2load(out) {
+  const finished = /finished in ([\d.]+)(m?s), ([\d.]+) req\/s/.exec(out);
+  const reqs = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(out);
+  const codes = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(out);
+  if (!finished || !reqs) throw new Error(`cannot parse h2load output:\n${out}`);
+  return {
+    seconds: Number(finished[1]) / (finished[2] === 'ms' ? 1000 : 1),
+    rps: Number(finished[3]),
+    done: Number(reqs[3]),
+    succeeded: Number(reqs[4]),
+    failed: Number(reqs[5]),
+    errored: Number(reqs[6]),
+    timeout: Number(reqs[7]),
+    non2xx: codes ? Number(codes[2]) + Number(codes[3]) + Number(codes[4]) : 0,
+  };
+}
+
+let logCounter = 0;
+
+async function runH2load(target, framePath, streams, seconds) {
+  const logFile = path.join(tmpDir, `h2load-${++logCounter}.log`);
+  // -c C -m 1: C connections, one stream at a time on each (C concurrent streams in all).
+  // One h2load thread: the machine may have only 2 cores, both needed by the server under test.
+  const argv = [
+    '-c', String(streams), '-m', '1', '-t', '1', '-D', String(seconds),
+    '-d', framePath, '-H', 'content-type: application/grpc', '-H', 'te: trailers',
+    '--log-file', logFile,
+    `http://${HOST}:${target.grpcPort}${GRPC_METHOD}`,
+  ];
+  const r = await runTool('h2load', argv, (seconds + 30) * 1000);
+  if (r.code !== 0) throw new Error(`h2load exited ${r.code}: ${r.err || r.out}`);
+  const summary = parseH2load(r.out);
+  const { durationsMs, other } = readH2loadLog(logFile);
+  rmSync(logFile, { force: true });
+  durationsMs.sort((a, b) => a - b);
+  return {
+    ...summary,
+    logged200: durationsMs.length,
+    loggedOther: other,
+    p50: percentile(durationsMs, 50),
+    p90: percentile(durationsMs, 90),
+    p99: percentile(durationsMs, 99),
+    durationsMs, // dropped before writing JSON
+    command: `h2load ${argv.join(' ').replace(framePath, 'iris.frame').replace(logFile, 'h2load.log')}`,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Servers
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, HOST, () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function startChild(name, argv) {
+  // Own process group, so the whole tree can be signalled and a terminal Ctrl-C is handled by us.
+  const proc = spawn(process.execPath, argv, {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+    env: { ...process.env, NODE_ENV: 'production' },
+  });
+  const child = { name, proc, group: true, log: '' };
+  const keep = (d) => {
+    child.log = (child.log + d).slice(-8000);
+  };
+  proc.stdout.on('data', keep);
+  proc.stderr.on('data', keep);
+  proc.on('error', (e) => keep(`spawn error: ${e.message}\n`));
+  children.add(child);
+  return child;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function waitUntil(child, probe, timeoutMs, what) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!alive(child)) throw new Error(`${child.name} exited early (${child.proc.exitCode ?? child.proc.signalCode}):\n${child.log}`);
+    if (await probe().catch(() => false)) return;
+    await sleep(250);
+  }
+  throw new Error(`${child.name}: ${what} not reached after ${timeoutMs / 1000}s:\n${child.log}`);
+}
+
+function tcpOpen(port) {
+  return new Promise((resolve) => {
+    const socket = connect({ host: HOST, port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function startTessera() {
+  const [httpPort, grpcPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
+  const argv = [
+    path.join(ROOT, 'bin', 'tessera.mjs'), 'start',
+    '--http-port', String(httpPort), '--grpc-port', String(grpcPort), '--metrics-port', String(metricsPort),
+    '--host', HOST, '--workers', '2', '--log-level', 'warn', '--http-max-input-size', String(HTTP_MAX_INPUT),
+  ];
+  const child = startChild('tessera', argv);
+  const base = `http://${HOST}:${httpPort}`;
+  await waitUntil(
+    child,
+    async () => (await fetch(base + READY_PATH, { signal: AbortSignal.timeout(2000) })).status === 200,
+    90_000,
+    'GET /v2/health/ready = 200',
+  );
+  await waitUntil(child, () => tcpOpen(grpcPort), 10_000, 'gRPC port open');
+  return { key: 'tessera', label: 'tessera w=2', child, httpPort, grpcPort, base };
+}
+
+async function startBareGrpc() {
+  const grpcPort = await freePort();
+  const child = startChild('bare-grpc', [path.join(HERE, 'bare-grpc.mjs'), '--port', String(grpcPort), '--host', HOST]);
+  await waitUntil(child, () => tcpOpen(grpcPort), 30_000, 'gRPC port open');
+  return { key: 'bare', label: 'bare grpc-js', child, grpcPort };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenario B: one 16 MiB FP32 tensor, three paths
+
+function bigTensor() {
+  // Deterministic pseudo-random FP32 values in [0, 1) (mulberry32), so JSON numbers have the
+  // length real data has (a float32 written as a JSON double: ~18-20 characters).
+  const data = new Float32Array(BIG_ELEMENTS);
+  let a = 0x9e3779b9;
+  for (let i = 0; i < BIG_ELEMENTS; i++) {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    data[i] = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+  return data;
+}
+
+async function timedSeries(label, once, verify) {
+  const times = [];
+  let wire = null;
+  for (let i = 0; i < BIG_WARMUP + BIG_REQUESTS; i++) {
+    const t0 = process.hrtime.bigint();
+    const result = await once();
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    wire = verify(result); // outside the timed part; throws on a wrong answer
+    if (i >= BIG_WARMUP) times.push(ms);
+    process.stdout.write(`  ${label.padEnd(12)} ${i < BIG_WARMUP ? 'warm-up' : `req ${i - BIG_WARMUP + 1}  `} ${ms.toFixed(1).padStart(8)} ms\n`);
+  }
+  const totalMs = times.reduce((x, y) => x + y, 0);
+  return {
+    label,
+    requests: times.length,
+    meanMs: totalMs / times.length,
+    minMs: Math.min(...times),
+    maxMs: Math.max(...times),
+    mibPerSecond: (BIG_BYTES / MIB) * times.length / (totalMs / 1000),
+    timesMs: times,
+    wire,
+  };
+}
+
+async function scenarioB(tessera) {
+  const data = bigTensor();
+  const raw = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const url = `${tessera.base}/v2/models/identity_fp32/infer`;
+  const shape = [1, BIG_ELEMENTS];
+  const sameShape = (s) => Array.isArray(s) && s.length === 2 && Number(s[0]) === 1 && Number(s[1]) === BIG_ELEMENTS;
+  const results = [];
+
+  // (a) JSON: prebuilt body string; timed until the response JSON is parsed.
+  {
+    const body = `{"inputs":[{"name":"INPUT0","shape":[1,${BIG_ELEMENTS}],"datatype":"FP32","data":${JSON.stringify(Array.from(data))}}]}`;
+    const requestBytes = Buffer.byteLength(body);
+    process.stdout.write(`JSON HTTP: request body ${(requestBytes / 1e6).toFixed(1)} MB\n`);
+    let responseBytes = null;
+    results.push(
+      await timedSeries(
+        'JSON HTTP',
+        async () => {
+          const res = await fetch(url, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body,
+            signal: AbortSignal.timeout(120_000),
+          });
+          const text = await res.text();
+          responseBytes = Buffer.byteLength(text);
+          return { status: res.status, json: res.status === 200 ? JSON.parse(text) : text };
+        },
+        ({ status, json }) => {
+          const out = json?.outputs?.[0];
+          if (status !== 200 || !sameShape(out?.shape) || out?.data?.length !== BIG_ELEMENTS) {
+            throw new Error(`JSON HTTP: status ${status}, output shape ${JSON.stringify(out?.shape)}: ${String(typeof json === 'string' ? json : '').slice(0, 300)}`);
+          }
+          return { requestBytes, responseBytes };
+        },
+      ),
+    );
+  }
+
+  // (b) binary tensor extension: JSON header + raw bytes each way.
+  {
+    const header = Buffer.from(
+      JSON.stringify({
+        inputs: [{ name: 'INPUT0', shape, datatype: 'FP32', parameters: { binary_data_size: BIG_BYTES } }],
+        parameters: { binary_data_output: true },
+      }),
+    );
+    const body = Buffer.concat([header, raw]);
+    results.push(
+      await timedSeries(
+        'binary HTTP',
+        async () => {
+          const res = await fetch(url, {
+            method: 'POST',
+            headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) },
+            body,
+            signal: AbortSignal.timeout(120_000),
+          });
+          const bytes = Buffer.from(await res.arrayBuffer());
+          const headerLength = Number(res.headers.get('inference-header-content-length'));
+          const json = res.status === 200 && headerLength > 0 ? JSON.parse(bytes.subarray(0, headerLength).toString('utf8')) : null;
+          return { status: res.status, bytes, headerLength, json };
+        },
+        ({ status, bytes, headerLength, json }) => {
+          const out = json?.outputs?.[0];
+          const tensor = bytes.subarray(headerLength);
+          if (status !== 200 || !sameShape(out?.shape) || out?.parameters?.binary_data_size !== BIG_BYTES || tensor.length !== BIG_BYTES) {
+            throw new Error(`binary HTTP: status ${status}, header ${headerLength} bytes, tensor ${tensor.length} bytes: ${bytes.subarray(0, 300).toString()}`);
+          }
+          if (!tensor.equals(raw)) throw new Error('binary HTTP: OUTPUT0 differs from INPUT0');
+          return { requestBytes: body.length, responseBytes: bytes.length };
+        },
+      ),
+    );
+  }
+
+  // (c) gRPC raw contents, grpc-js client with 256 MiB message limits.
+  {
+    const client = grpcClient(tessera.grpcPort);
+    const request = {
+      model_name: 'identity_fp32',
+      inputs: [{ name: 'INPUT0', datatype: 'FP32', shape }],
+      raw_input_contents: [raw],
+    };
+    try {
+      results.push(
+        await timedSeries(
+          'gRPC raw',
+          () => modelInfer(client, request, 120_000),
+          (response) => {
+            const out = response?.outputs?.[0];
+            const tensor = response?.raw_output_contents?.[0];
+            if (!sameShape(out?.shape) || tensor?.length !== BIG_BYTES) {
+              throw new Error(`gRPC: unexpected response: ${describeResponse(response ?? {})}`);
+            }
+            if (!Buffer.from(tensor).equals(raw)) throw new Error('gRPC: OUTPUT0 differs from INPUT0');
+            return { requestBytes: null, responseBytes: null };
+          },
+        ),
+      );
+    } finally {
+      client.close();
+    }
+  }
+  return results;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reporting
+
+function gitCommit() {
+  const r = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', timeout: 10_000 });
+  if (r.error || r.status !== 0) return null;
+  const commit = r.stdout.trim();
+  const s = spawnSync('git', ['status', '--porcelain', '--', 'src', 'bin', 'settings', 'proto'], { cwd: ROOT, encoding: 'utf8', timeout: 10_000 });
+  return !s.error && s.status === 0 && s.stdout.trim() ? `${commit} (+ uncommitted changes in src/bin/settings/proto)` : commit;
+}
+
+const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const fmt = (n, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
+
+/** Over rounds: mean req/s; percentiles over all logged request durations of all rounds. */
+function summarise(runs) {
+  const all = runs.flatMap((r) => r.durationsMs).sort((a, b) => a - b);
+  return {
+    rps: mean(runs.map((r) => r.rps)),
+    rpsMin: Math.min(...runs.map((r) => r.rps)),
+    rpsMax: Math.max(...runs.map((r) => r.rps)),
+    p50: percentile(all, 50),
+    p90: percentile(all, 90),
+    p99: percentile(all, 99),
+    requests: all.length,
+    problems: runs.reduce((a, r) => a + r.failed + r.errored + r.timeout + r.non2xx + r.loggedOther, 0),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+async function main() {
+  ensureH2load();
+  const started = new Date();
+  const machine = {
+    cores: os.availableParallelism(),
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    node: process.version,
+    platform: `${os.type()} ${os.release()} ${os.arch()}`,
+    memoryGiB: Number((os.totalmem() / 2 ** 30).toFixed(1)),
+    h2load: h2loadVersion(),
+  };
+  const commit = gitCommit();
+  const loadSeconds = (DURATION * STREAMS.length * 2 * ROUNDS + WARMUP * 2 * STREAMS.length);
+  process.stdout.write(
+    `Tessera gRPC benchmark (${QUICK ? 'quick' : 'full'}): ${DURATION}s per h2load run, ${ROUNDS} round(s), ` +
+      `streams ${STREAMS.join(',')}; ${BIG_REQUESTS} × 16 MiB per path; about ${Math.ceil((loadSeconds + 60) / 60)} min.\n` +
+      `Machine: ${machine.cores} cores, ${machine.cpu}, Node ${machine.node}; ${machine.h2load}; commit ${commit ?? 'unknown'}\n\n`,
+  );
+
+  // Hard upper bound on the whole run, whatever hangs.
+  const hardLimit = setTimeout(() => {
+    process.stderr.write('bench:grpc: overall time limit reached, aborting\n');
+    cleanup().finally(() => process.exit(1));
+  }, (loadSeconds * 2 + 600 + BIG_REQUESTS * 3 * 60) * 1000);
+  hardLimit.unref();
+
+  // The iris request, encoded once and framed, shared by curl and h2load.
+  const irisMessage = irisRequestBytes();
+  const framePath = path.join(tmpDir, 'iris.frame');
+  writeFileSync(framePath, grpcFrame(irisMessage));
+
+  process.stdout.write('starting tessera w=2 ... ');
+  const tessera = await startTessera();
+  process.stdout.write(`ready (http ${tessera.httpPort}, grpc ${tessera.grpcPort})\n`);
+  process.stdout.write('starting bare grpc-js ... ');
+  const bare = await startBareGrpc();
+  process.stdout.write(`ready (grpc ${bare.grpcPort})\n`);
+  const targets = [tessera, bare];
+
+  // ---- Scenario A
+  const checks = {};
+  for (const t of targets) {
+    const check = await verifyGrpcCall(t, framePath);
+    checkIrisResponse(t.label, check.response);
+    checks[t.key] = { method: check.method, grpcStatus: check.grpcStatus, response: check.summary };
+    process.stdout.write(`check ${t.label}: grpc-status 0 via ${check.method}; ${check.summary}\n`);
+  }
+  for (const t of targets) {
+    process.stdout.write(`warm-up ${t.label} (${WARMUP}s, 16 streams)\n`);
+    await runH2load(t, framePath, 16, WARMUP);
+  }
+  const runs = {}; // runs[streams][key] = [result, ...]
+  for (const c of STREAMS) {
+    runs[c] = Object.fromEntries(targets.map((t) => [t.key, []]));
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = round % 2 === 0 ? targets : [...targets].reverse();
+      for (const t of order) {
+        const r = await runH2load(t, framePath, c, DURATION);
+        runs[c][t.key].push(r);
+        const bad = r.failed + r.errored + r.timeout + r.non2xx;
+        process.stdout.write(
+          `  streams=${String(c).padStart(2)} round ${round + 1} ${t.label.padEnd(12)} ${fmt(r.rps, 0).padStart(6)} req/s` +
+            `  p50 ${fmt(r.p50, 3)}  p90 ${fmt(r.p90, 3)}  p99 ${fmt(r.p99, 3)} ms` +
+            (bad ? `  ⚠ failed ${r.failed} errored ${r.errored} timeout ${r.timeout} non-2xx ${r.non2xx}` : '') +
+            '\n',
+        );
+      }
+    }
+  }
+  for (const t of targets) {
+    if (!alive(t.child)) throw new Error(`${t.label} died during the run:\n${t.child.log}`);
+  }
+  await stopChild(bare.child);
+
+  // ---- Scenario B
+  process.stdout.write(`\nScenario B: 16 MiB FP32 identity tensor, ${BIG_WARMUP} warm-up + ${BIG_REQUESTS} sequential requests per path\n`);
+  const big = await scenarioB(tessera);
+  if (!alive(tessera.child)) throw new Error(`tessera died during scenario B:\n${tessera.child.log}`);
+  await cleanup();
+
+  // ---- Tables
+  const scenarioA = STREAMS.map((c) => ({
+    streams: c,
+    results: Object.fromEntries(targets.map((t) => [t.key, summarise(runs[c][t.key])])),
+  }));
+  const aLines = [
+    '| streams | target | req/s | p50 ms | p90 ms | p99 ms | req/s tessera/bare |',
+    '|---:|---|---:|---:|---:|---:|---:|',
+  ];
+  for (const { streams, results } of scenarioA) {
+    for (const t of targets) {
+      const s = results[t.key];
+      const ratio = t.key === 'tessera' ? fmt(s.rps / results.bare.rps) : '';
+      const warn = s.problems ? ` ⚠ ${s.problems} failed/non-200` : '';
+      aLines.push(`| ${streams} | ${t.label}${warn} | ${fmt(s.rps, 0)} | ${fmt(s.p50, 3)} | ${fmt(s.p90, 3)} | ${fmt(s.p99, 3)} | ${ratio} |`);
+    }
+  }
+  const bLines = [
+    '| path | requests | mean ms/request | min ms | max ms | MiB/s | request body | response body |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...big.map((r) => {
+      const size = (n) => (n == null ? '—' : `${(n / 1e6).toFixed(1)} MB`);
+      return `| ${r.label} | ${r.requests} | ${fmt(r.meanMs, 1)} | ${fmt(r.minMs, 1)} | ${fmt(r.maxMs, 1)} | ${fmt(r.mibPerSecond, 1)} | ${size(r.wire?.requestBytes)} | ${size(r.wire?.responseBytes)} |`;
+    }),
+  ];
+
+  const md = [
+    `# Tessera gRPC benchmark — ${started.toISOString()}${QUICK ? ' (quick)' : ''}`,
+    '',
+    `- Machine: ${machine.cores} cores (os.availableParallelism), ${machine.cpu}, ${machine.memoryGiB} GiB, ${machine.platform}`,
+    `- Node ${machine.node}; ${machine.h2load}`,
+    `- Commit: ${commit ?? 'unknown (git failed)'}`,
+    `- Tessera: \`bin/tessera.mjs start --workers 2 --http-max-input-size ${HTTP_MAX_INPUT}\` (larger body limit for the ~80 MB JSON body of scenario B). All on ${HOST}.`,
+    '',
+    '## A. gRPC ModelInfer, iris (raw_input_contents, 1×4 FP32)',
+    '',
+    `- Load: \`h2load -c C -m 1 -t 1 -D ${DURATION}\` — C connections with one stream each (C concurrent streams), ` +
+      `a pre-encoded gRPC frame of ${irisMessage.length + 5} bytes POSTed to \`${GRPC_METHOD}\`; ${WARMUP}s warm-up per target; ` +
+      `${ROUNDS} round(s) per cell, order alternated each round. req/s is the mean over rounds; percentiles are over every ` +
+      'HTTP-200 request of all rounds (h2load --log-file durations).',
+    `- h2load sees only HTTP 200, not grpc-status; one call per target was checked first: ` +
+      targets.map((t) => `${t.label}: grpc-status 0 via ${checks[t.key].method} (${checks[t.key].response})`).join('; ') + '.',
+    '- bare grpc-js (`benchmarks/bare-grpc.mjs`): proto-loader deserializes the request, fixed iris-shaped reply; the ceiling for this stack.',
+    '',
+    ...aLines,
+    '',
+    '## B. One 16 MiB FP32 tensor through identity_fp32 (4,194,304 values)',
+    '',
+    `- ${BIG_WARMUP} warm-up + ${BIG_REQUESTS} requests per path, sequential, from one client in the benchmark process ` +
+      '(client encode/decode cost is part of the time). MiB/s = 16 MiB × requests / summed request time. ' +
+      'JSON: prebuilt body string, fetch, timed to the parsed response. Binary: binary tensor extension both ways, fetch, timed to the split response. ' +
+      `gRPC: grpc-js client, raw_input_contents/raw_output_contents, message limits ${GRPC_CLIENT_MAX / MIB} MiB. ` +
+      'Binary and gRPC outputs are compared byte for byte with the input (outside the timing); JSON is checked for status 200 and output shape.',
+    '',
+    ...bLines,
+    '',
+    'Numbers vary ±10–20 % between runs on a shared box: compare ratios within one run.',
+    '',
+  ].join('\n');
+  process.stdout.write('\n' + md);
+
+  const resultsDir = path.join(HERE, 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  const stamp = started.toISOString().replace(/[:]/g, '-').replace(/\.\d+Z$/, 'Z');
+  const base = path.join(resultsDir, `grpc-${stamp}`);
+  const json = {
+    startedAt: started.toISOString(),
+    finishedAt: new Date().toISOString(),
+    mode: QUICK ? 'quick' : 'full',
+    machine,
+    commit,
+    scenarioA: {
+      model: 'iris',
+      frameBytes: irisMessage.length + 5,
+      durationSeconds: DURATION,
+      rounds: ROUNDS,
+      warmupSeconds: WARMUP,
+      streamsNote: 'h2load -c C -m 1: C connections, one stream each',
+      checks,
+      results: scenarioA.map(({ streams, results }) => ({
+        streams,
+        ratioRps: results.tessera.rps / results.bare.rps,
+        ...Object.fromEntries(
+          targets.map((t) => [
+            t.key,
+            { ...results[t.key], runs: runs[streams][t.key].map(({ durationsMs, ...r }) => r) },
+          ]),
+        ),
+      })),
+    },
+    scenarioB: {
+      model: 'identity_fp32',
+      tensorBytes: BIG_BYTES,
+      elements: BIG_ELEMENTS,
+      warmup: BIG_WARMUP,
+      requests: BIG_REQUESTS,
+      note: 'one client in the benchmark process, sequential requests; MiB/s = 16 MiB * N / summed request seconds',
+      results: big,
+    },
+  };
+  writeFileSync(`${base}.md`, md);
+  writeFileSync(`${base}.json`, JSON.stringify(json, null, 2) + '\n');
+  process.stdout.write(`\nResults: ${path.relative(ROOT, base)}.md and .json\n`);
+  clearTimeout(hardLimit);
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    if (!interrupted) process.stderr.write(`bench:grpc: ${error?.stack ?? error}\n`);
+    cleanup().finally(() => process.exit(interrupted ? 130 : 1));
+  },
+);
