@@ -14,6 +14,7 @@
 // SIGINT/SIGTERM and on any error. Results land in benchmarks/results/grpc-<timestamp>.{md,json}.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { connect, createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -461,6 +462,26 @@ async function startBareGrpc() {
 // ---------------------------------------------------------------------------------------------
 // Scenario B: one 16 MiB FP32 tensor, three paths
 
+/** POST with node:http over one keep-alive connection; resolves { status, headers, body: Buffer }. */
+const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+function httpPost(url, headers, body, timeoutMs = 120_000) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      url,
+      { method: 'POST', agent: httpAgent, headers: { ...headers, 'content-length': Buffer.byteLength(body) }, timeout: timeoutMs },
+      (res) => {
+        const chunks = [];
+        res.on('data', (chunk) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`POST ${url} timed out after ${timeoutMs / 1000}s`)));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 function bigTensor() {
   // Deterministic pseudo-random FP32 values in [0, 1) (mulberry32), so JSON numbers have the
   // length real data has (a float32 written as a JSON double: ~18-20 characters).
@@ -507,38 +528,7 @@ async function scenarioB(tessera) {
   const sameShape = (s) => Array.isArray(s) && s.length === 2 && Number(s[0]) === 1 && Number(s[1]) === BIG_ELEMENTS;
   const results = [];
 
-  // (a) JSON: prebuilt body string; timed until the response JSON is parsed.
-  {
-    const body = `{"inputs":[{"name":"INPUT0","shape":[1,${BIG_ELEMENTS}],"datatype":"FP32","data":${JSON.stringify(Array.from(data))}}]}`;
-    const requestBytes = Buffer.byteLength(body);
-    process.stdout.write(`JSON HTTP: request body ${(requestBytes / 1e6).toFixed(1)} MB\n`);
-    let responseBytes = null;
-    results.push(
-      await timedSeries(
-        'JSON HTTP',
-        async () => {
-          const res = await fetch(url, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body,
-            signal: AbortSignal.timeout(120_000),
-          });
-          const text = await res.text();
-          responseBytes = Buffer.byteLength(text);
-          return { status: res.status, json: res.status === 200 ? JSON.parse(text) : text };
-        },
-        ({ status, json }) => {
-          const out = json?.outputs?.[0];
-          if (status !== 200 || !sameShape(out?.shape) || out?.data?.length !== BIG_ELEMENTS) {
-            throw new Error(`JSON HTTP: status ${status}, output shape ${JSON.stringify(out?.shape)}: ${String(typeof json === 'string' ? json : '').slice(0, 300)}`);
-          }
-          return { requestBytes, responseBytes };
-        },
-      ),
-    );
-  }
-
-  // (b) binary tensor extension: JSON header + raw bytes each way.
+  // (a) binary tensor extension: JSON header + raw bytes each way.
   {
     const header = Buffer.from(
       JSON.stringify({
@@ -551,14 +541,9 @@ async function scenarioB(tessera) {
       await timedSeries(
         'binary HTTP',
         async () => {
-          const res = await fetch(url, {
-            method: 'POST',
-            headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) },
-            body,
-            signal: AbortSignal.timeout(120_000),
-          });
-          const bytes = Buffer.from(await res.arrayBuffer());
-          const headerLength = Number(res.headers.get('inference-header-content-length'));
+          const res = await httpPost(url, { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) }, body);
+          const bytes = res.body;
+          const headerLength = Number(res.headers['inference-header-content-length']);
           const json = res.status === 200 && headerLength > 0 ? JSON.parse(bytes.subarray(0, headerLength).toString('utf8')) : null;
           return { status: res.status, bytes, headerLength, json };
         },
@@ -575,7 +560,7 @@ async function scenarioB(tessera) {
     );
   }
 
-  // (c) gRPC raw contents, grpc-js client with 256 MiB message limits.
+  // (b) gRPC raw contents, grpc-js client with 256 MiB message limits.
   {
     const client = grpcClient(tessera.grpcPort);
     const request = {
@@ -583,6 +568,9 @@ async function scenarioB(tessera) {
       inputs: [{ name: 'INPUT0', datatype: 'FP32', shape }],
       raw_input_contents: [raw],
     };
+    // Message sizes on the wire (protobuf, without the 5-byte gRPC frame header), computed untimed.
+    const requestBytes = InferRequestType.encode(InferRequestType.fromObject(request)).finish().length;
+    let responseBytes = null;
     try {
       results.push(
         await timedSeries(
@@ -595,7 +583,8 @@ async function scenarioB(tessera) {
               throw new Error(`gRPC: unexpected response: ${describeResponse(response ?? {})}`);
             }
             if (!Buffer.from(tensor).equals(raw)) throw new Error('gRPC: OUTPUT0 differs from INPUT0');
-            return { requestBytes: null, responseBytes: null };
+            responseBytes ??= InferResponseType.encode(InferResponseType.fromObject(response)).finish().length;
+            return { requestBytes, responseBytes };
           },
         ),
       );
@@ -603,6 +592,34 @@ async function scenarioB(tessera) {
       client.close();
     }
   }
+
+  // (c) JSON: prebuilt body string (built here, so its ~80 MB exist only for this path); timed until the
+  // response JSON is parsed. Run last, so its garbage (both sides) cannot slow the other paths.
+  {
+    const body = `{"inputs":[{"name":"INPUT0","shape":[1,${BIG_ELEMENTS}],"datatype":"FP32","data":${JSON.stringify(Array.from(data))}}]}`;
+    const requestBytes = Buffer.byteLength(body);
+    process.stdout.write(`JSON HTTP: request body ${(requestBytes / 1e6).toFixed(1)} MB\n`);
+    let responseBytes = null;
+    results.push(
+      await timedSeries(
+        'JSON HTTP',
+        async () => {
+          const res = await httpPost(url, { 'content-type': 'application/json' }, body);
+          const text = res.body.toString('utf8');
+          responseBytes = res.body.length;
+          return { status: res.status, json: res.status === 200 ? JSON.parse(text) : text };
+        },
+        ({ status, json }) => {
+          const out = json?.outputs?.[0];
+          if (status !== 200 || !sameShape(out?.shape) || out?.data?.length !== BIG_ELEMENTS) {
+            throw new Error(`JSON HTTP: status ${status}, output shape ${JSON.stringify(out?.shape)}: ${String(typeof json === 'string' ? json : '').slice(0, 300)}`);
+          }
+          return { requestBytes, responseBytes };
+        },
+      ),
+    );
+  }
+
   return results;
 }
 
@@ -716,6 +733,7 @@ async function main() {
   process.stdout.write(`\nScenario B: 16 MiB FP32 identity tensor, ${BIG_WARMUP} warm-up + ${BIG_REQUESTS} sequential requests per path\n`);
   const big = await scenarioB(tessera);
   if (!alive(tessera.child)) throw new Error(`tessera died during scenario B:\n${tessera.child.log}`);
+  httpAgent.destroy();
   await cleanup();
 
   // ---- Tables
@@ -768,7 +786,8 @@ async function main() {
     '',
     `- ${BIG_WARMUP} warm-up + ${BIG_REQUESTS} requests per path, sequential, from one client in the benchmark process ` +
       '(client encode/decode cost is part of the time). MiB/s = 16 MiB × requests / summed request time. ' +
-      'JSON: prebuilt body string, fetch, timed to the parsed response. Binary: binary tensor extension both ways, fetch, timed to the split response. ' +
+      'Order: binary, gRPC, JSON. HTTP client: node:http, one keep-alive connection. Binary: binary tensor extension both ways, timed to the split response. ' +
+      'JSON: prebuilt body string (float32 values written as JSON doubles), timed to the parsed response. ' +
       `gRPC: grpc-js client, raw_input_contents/raw_output_contents, message limits ${GRPC_CLIENT_MAX / MIB} MiB. ` +
       'Binary and gRPC outputs are compared byte for byte with the input (outside the timing); JSON is checked for status 200 and output shape.',
     '',

@@ -1,9 +1,7 @@
 // A generic grpc-js client built from the project's own .proto files.
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { fileURLToPath } from 'node:url';
-
-const PROTO_DIR = fileURLToPath(new URL('../../proto/', import.meta.url));
+import { LOADER_OPTIONS, PROTO_FILES } from '../../src/grpc/server.js';
 
 export type Call = <T = Record<string, unknown>>(method: string, request: object) => Promise<T>;
 
@@ -16,14 +14,8 @@ export interface GrpcClients {
 }
 
 export function grpcClients(address: string, maxMessage = 256 * 1024 * 1024): GrpcClients {
-  const definition = protoLoader.loadSync(['grpc_service.proto', 'health.proto'], {
-    keepCase: true,
-    longs: String,
-    enums: String,
-    defaults: true,
-    oneofs: true,
-    includeDirs: [PROTO_DIR],
-  });
+  // The project's own .proto files, loaded the way any grpc-js client would load them.
+  const definition = protoLoader.loadSync(PROTO_FILES, LOADER_OPTIONS);
   const proto = grpc.loadPackageDefinition(definition) as unknown as {
     inference: { GRPCInferenceService: grpc.ServiceClientConstructor };
     grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } };
