@@ -7,6 +7,7 @@ import { pino, type Logger } from 'pino';
 import { loadServerSettings, type ServerSettingsSources } from './config/load.js';
 import type { ServerSettings } from './config/schema.js';
 import { DataPlane } from './core/dataplane.js';
+import { BatchingBackend } from './batching/backend.js';
 import { ModelLoader } from './core/loader.js';
 import { ModelRepository } from './core/model-repository.js';
 import { ModelRegistry } from './core/registry.js';
@@ -35,6 +36,7 @@ export interface RunningServer {
   dataplane: DataPlane;
   repository: ModelRepository;
   pool: WorkerPool;
+  backend: BatchingBackend;
   http: FastifyInstance;
   /** Base URL of the HTTP listener, e.g. http://127.0.0.1:8080 */
   url: string;
@@ -67,10 +69,11 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     ...(settings.worker_max_heap_mb !== undefined ? { maxHeapMb: settings.worker_max_heap_mb } : {}),
   });
   const registry = new ModelRegistry();
-  const loader = new ModelLoader(registry, pool, logger);
+  const backend = new BatchingBackend(pool);
+  const loader = new ModelLoader(registry, backend, logger);
   const dataplane = new DataPlane({
     registry,
-    backend: pool,
+    backend,
     server: {
       name: settings.server_name,
       version: settings.server_version ?? PACKAGE_VERSION,
@@ -142,5 +145,5 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       await pool.close(settings.parallel_workers_timeout * 1000);
     })());
 
-  return { settings, repositoryRoot, dataplane, repository, pool, http, url, grpcAddress, loaded, close };
+  return { settings, repositoryRoot, dataplane, repository, pool, backend, http, url, grpcAddress, loaded, close };
 }

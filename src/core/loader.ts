@@ -130,9 +130,13 @@ export class ModelLoader {
       }
       const spec: ModelSpec = {
         key: `${entry.name}@${entry.version}#${++generation}`,
+        label: entry.version === '' ? entry.name : `${entry.name} version ${entry.version}`,
         path: entry.modelPath,
         session: sessionSpec(entry.settings.parameters.extra, this.backend.size),
       };
+      if (entry.settings.max_batch_size > 1) {
+        spec.batch = { maxBatchSize: entry.settings.max_batch_size, maxBatchTimeMs: entry.settings.max_batch_time * 1000 };
+      }
       const { metadata } = await this.backend.load(spec);
       for (const skipped of metadata.skippedOutputs) {
         log.warn({ output: skipped }, `output '${skipped}' is not a tensor (e.g. a ZipMap map) and is left out`);

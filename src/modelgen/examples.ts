@@ -205,3 +205,45 @@ export function irisZipMapModel(): Uint8Array {
     ],
   });
 }
+
+/**
+ * A model that reports the batch it ran with: OUTPUT0 = INPUT0 (so each request can check it got
+ * its own rows back) and BATCH = the number of rows the model saw, repeated for each row.
+ */
+export function batchProbeModel(): Uint8Array {
+  return buildModel({
+    name: 'batch_probe',
+    inputs: [{ name: 'INPUT0', type: 'FLOAT', shape: ['batch', 'cols'] }],
+    outputs: [
+      { name: 'OUTPUT0', type: 'FLOAT', shape: ['batch', 'cols'] },
+      { name: 'BATCH', type: 'INT64', shape: ['batch', 1] },
+    ],
+    initializers: [
+      { name: 'zero', dims: [1], data: BigInt64Array.from([0n]) },
+      { name: 'one', dims: [1], data: BigInt64Array.from([1n]) },
+      { name: 'one_one', dims: [2], data: BigInt64Array.from([1n, 1n]) },
+    ],
+    nodes: [
+      { op: 'Identity', inputs: ['INPUT0'], outputs: ['OUTPUT0'] },
+      { op: 'Shape', inputs: ['INPUT0'], outputs: ['shape'] },
+      { op: 'Slice', inputs: ['shape', 'zero', 'one'], outputs: ['rows'] },
+      { op: 'Concat', inputs: ['rows', 'one'], outputs: ['target'], attributes: { axis: 0 } },
+      { op: 'Reshape', inputs: ['rows', 'one_one'], outputs: ['rows_2d'] },
+      { op: 'Expand', inputs: ['rows_2d', 'target'], outputs: ['BATCH'] },
+    ],
+  });
+}
+
+/** A broken model for the batcher: its output always has one row, whatever the batch. */
+export function oneRowModel(): Uint8Array {
+  return buildModel({
+    name: 'one_row',
+    inputs: [{ name: 'INPUT0', type: 'FLOAT', shape: ['batch', 4] }],
+    outputs: [{ name: 'OUTPUT0', type: 'FLOAT', shape: [1, 4] }],
+    initializers: [
+      { name: 'zero', dims: [1], data: BigInt64Array.from([0n]) },
+      { name: 'one', dims: [1], data: BigInt64Array.from([1n]) },
+    ],
+    nodes: [{ op: 'Slice', inputs: ['INPUT0', 'zero', 'one', 'zero'], outputs: ['OUTPUT0'] }],
+  });
+}

@@ -16,9 +16,13 @@ export interface SessionSpec {
 export interface ModelSpec {
   /** Unique per load of a model version (a reload gets a new key). */
   key: string;
+  /** The model as people name it: 'iris', or 'iris version 2'. */
+  label: string;
   /** Absolute path of the model file. */
   path: string;
   session: SessionSpec;
+  /** Adaptive batching (used on the main thread only): max rows per execution and wait bound. */
+  batch?: { maxBatchSize: number; maxBatchTimeMs: number };
 }
 
 export interface RuntimeMetadata {

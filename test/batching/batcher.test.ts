@@ -1,0 +1,124 @@
+// The adaptive batcher over real HTTP: concurrent requests merge (the probe model reports the batch
+// it ran with) and each gets exactly its own rows; no idle wait; and each MLServer batching bug has
+// a test that would catch it: per-request outputs (#514), shapes never mixed (#903, #1306),
+// parameters kept per request (#1541), a wrong batch dimension fails clearly, ids preserved.
+import t from 'tap';
+import { batchProbeModel, mlpModel, oneRowModel } from '../../src/modelgen/examples.js';
+import { infer, startTestServer, tempDir, writeModel, type RawResponse } from '../helpers/server.js';
+import type { RunningServer } from '../../src/server.js';
+
+type Out = { name: string; shape: number[]; data: number[] };
+
+async function server(t: Parameters<typeof tempDir>[0], maxBatchTime = 0.5): Promise<RunningServer> {
+  const root = tempDir(t);
+  writeModel(root, 'probe', batchProbeModel(), { name: 'probe', max_batch_size: 32, max_batch_time: maxBatchTime });
+  writeModel(root, 'one_row', oneRowModel(), { name: 'one_row', max_batch_size: 8, max_batch_time: maxBatchTime });
+  writeModel(root, 'slow', mlpModel([256, 2048, 2048, 10], 3), { name: 'slow' });
+  // One worker: while it runs the slow model, probe requests queue in the batcher.
+  return startTestServer(t, { folder: root, settings: { parallel_workers: '1' } });
+}
+
+/** Occupies the only worker for a while (a few thousand MLP rows). */
+function occupy(s: RunningServer): Promise<RawResponse> {
+  const row = '[' + new Array(256).fill('0.5').join(',') + ']';
+  return infer(s, 'slow', `{"inputs":[{"name":"input","shape":[3000,256],"datatype":"FP32","data":[${new Array(3000).fill(row).join(',')}]}]}`);
+}
+
+const probe = (rows: number, base: number, extra: object = {}): object => ({
+  inputs: [{ name: 'INPUT0', shape: [rows, 2], datatype: 'FP32', data: Array.from({ length: rows * 2 }, (_, i) => base + i) }],
+  ...extra,
+});
+
+t.test('concurrent requests merge, and each gets exactly its own rows', async (t) => {
+  const s = await server(t);
+  const busy = occupy(s);
+  await new Promise((r) => setTimeout(r, 30));
+  const sizes = [1, 2, 3, 1, 4, 2];
+  const responses = await Promise.all(sizes.map((rows, i) => infer(s, 'probe', probe(rows, 1000 * (i + 1), { id: `r${i}` }))));
+  t.equal((await busy).status, 200);
+  const batches = new Set<number>();
+  responses.forEach((res, i) => {
+    t.equal(res.status, 200, res.text);
+    const body = res.json();
+    t.equal(body.id, `r${i}`, 'request id preserved');
+    const [out, batch] = body.outputs as Out[];
+    t.same(out.shape, [sizes[i], 2], `request ${i}: its own row count`);
+    t.same(out.data, Array.from({ length: sizes[i] * 2 }, (_, k) => 1000 * (i + 1) + k), `request ${i}: its own rows`);
+    t.same(batch.shape, [sizes[i], 1]);
+    batches.add(batch.data[0]);
+  });
+  t.ok(Math.max(...batches) > Math.max(...sizes), `requests were merged (batch sizes seen: ${[...batches].join(', ')})`);
+});
+
+t.test('no idle wait: a lone request with max_batch_time 1 s answers in milliseconds', async (t) => {
+  const s = await server(t, 1);
+  await infer(s, 'probe', probe(1, 0)); // warm
+  const started = performance.now();
+  const res = await infer(s, 'probe', probe(1, 0));
+  const ms = performance.now() - started;
+  t.equal(res.status, 200);
+  t.equal((res.json().outputs as Out[])[1].data[0], 1, 'ran alone');
+  t.ok(ms < 200, `answered in ${ms.toFixed(1)} ms`);
+});
+
+t.test('MLServer batching bugs stay fixed', async (t) => {
+  const s = await server(t);
+
+  t.test('#514: requested outputs are honoured per request', async (t) => {
+    const busy = occupy(s);
+    await new Promise((r) => setTimeout(r, 30));
+    const [a, b, c] = await Promise.all([
+      infer(s, 'probe', probe(1, 10, { outputs: [{ name: 'OUTPUT0' }] })),
+      infer(s, 'probe', probe(1, 20, { outputs: [{ name: 'BATCH' }] })),
+      infer(s, 'probe', probe(1, 30)),
+    ]);
+    await busy;
+    t.same((a.json().outputs as Out[]).map((o) => o.name), ['OUTPUT0']);
+    t.same((b.json().outputs as Out[]).map((o) => o.name), ['BATCH']);
+    t.same((c.json().outputs as Out[]).map((o) => o.name), ['OUTPUT0', 'BATCH']);
+    t.ok((b.json().outputs as Out[])[0].data[0] >= 2, 'they did share a batch');
+  });
+
+  t.test('#903/#1306: requests of different shapes are never merged into one tensor', async (t) => {
+    const busy = occupy(s);
+    await new Promise((r) => setTimeout(r, 30));
+    const wide = { inputs: [{ name: 'INPUT0', shape: [1, 3], datatype: 'FP32', data: [7, 8, 9] }] };
+    const [narrow1, other, narrow2] = await Promise.all([infer(s, 'probe', probe(1, 1)), infer(s, 'probe', wide), infer(s, 'probe', probe(1, 5))]);
+    await busy;
+    t.same((other.json().outputs as Out[])[0].data, [7, 8, 9], 'the [1,3] request gets its own data');
+    t.same((other.json().outputs as Out[])[0].shape, [1, 3]);
+    t.equal((other.json().outputs as Out[])[1].data[0], 1, 'and ran in a batch of its own shape');
+    t.same((narrow1.json().outputs as Out[])[0].data, [1, 2]);
+    t.same((narrow2.json().outputs as Out[])[0].data, [5, 6]);
+  });
+
+  t.test('#1541: request parameters are kept per request, not merged', async (t) => {
+    const busy = occupy(s);
+    await new Promise((r) => setTimeout(r, 30));
+    // The first request takes the free slot alone; the next two queue and share a batch.
+    const [, a, b] = await Promise.all([
+      infer(s, 'probe', probe(1, 0, { parameters: { tenant: 'first' } })),
+      infer(s, 'probe', probe(1, 1, { parameters: { tenant: 'a', only_a: true } })),
+      infer(s, 'probe', probe(1, 2, { parameters: { tenant: 'b' } })),
+    ]);
+    await busy;
+    t.same(a.json().parameters, { tenant: 'a', only_a: true });
+    t.same(b.json().parameters, { tenant: 'b' });
+    t.ok((a.json().outputs as Out[])[1].data[0] >= 2, 'they did share a batch');
+  });
+
+  t.test('a model returning a wrong batch dimension fails the batch with a clear 500', async (t) => {
+    const busy = occupy(s);
+    await new Promise((r) => setTimeout(r, 30));
+    const body = (base: number) => ({ inputs: [{ name: 'INPUT0', shape: [1, 4], datatype: 'FP32', data: [base, base + 1, base + 2, base + 3] }] });
+    const results = await Promise.all([infer(s, 'one_row', body(0)), infer(s, 'one_row', body(10)), infer(s, 'one_row', body(20))]);
+    await busy;
+    const failed = results.filter((r) => r.status === 500);
+    t.ok(failed.length >= 2, `the merged requests failed (${results.map((r) => r.status).join(', ')})`);
+    for (const r of failed) {
+      t.same(Object.keys(r.json()), ['error']);
+      t.match(r.json().error, /model 'one_row' returned output 'OUTPUT0' with shape \[1,4\] for a batch of \d+ rows/);
+    }
+    for (const r of results.filter((x) => x.status === 200)) t.same((r.json().outputs as Out[])[0].shape, [1, 4], 'none gets empty or foreign outputs');
+  });
+});
