@@ -23,7 +23,7 @@ export const serverSettingsSchema = z.object({
     .int()
     .min(0)
     .optional()
-    .describe('inference worker threads (default: 2 on 2+ cores; 0 is read as 1: models never run on the main thread)'),
+    .describe('inference worker threads (default: cores - 1, at least 1; 0 is read as 1: models never run on the main thread)'),
   worker_max_heap_mb: z
     .number()
     .int()

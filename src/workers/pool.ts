@@ -15,9 +15,14 @@ import type { InferResult, LoadResult, WorkerError, WorkerTask } from './message
 
 const WORKER_ENTRY = new URL('./worker-entry.mjs', import.meta.url);
 
-/** Worker count when parallel_workers is not set; measured in benchmarks/ (see README). */
+/**
+ * Worker count when parallel_workers is not set: one core is left to the HTTP/gRPC thread, the rest
+ * run workers (each with cores / workers ORT threads). On the 2-core reference machine 1 worker
+ * (2 ORT threads) was 15-18 % faster than 2 for iris at 16 connections, equal at 64, and equal for
+ * the compute-bound mlp (npm run bench; README).
+ */
 export function defaultWorkerCount(): number {
-  return Math.max(1, Math.min(2, availableParallelism()));
+  return Math.max(1, availableParallelism() - 1);
 }
 
 type PiscinaWorker = { id: number; currentUsage: number; terminating: boolean; destroyed: boolean };
