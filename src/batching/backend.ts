@@ -1,10 +1,17 @@
-// An InferenceBackend that puts an adaptive batcher in front of the worker pool for every model
-// load whose settings enable batching (max_batch_size > 1); other models go straight through.
+// An InferenceBackend that puts a scheduler (queue policy, and adaptive batching when
+// max_batch_size > 1) in front of the worker pool for every model load.
 import type { InferenceBackend } from '../core/loader.js';
 import type { Tensor } from '../core/tensor.js';
 import type { ModelSpec } from '../runtimes/runtime.js';
 import type { WorkerPool } from '../workers/pool.js';
-import { AdaptiveBatcher } from './batcher.js';
+import { AdaptiveBatcher, type RequestOptions } from './batcher.js';
+
+/**
+ * Executions in flight per worker: 2 for models that do not batch, so a worker always has the next
+ * request at hand when one ends (no idle round trip); 1 for batching models, so requests queue, and
+ * merge, as soon as every worker is busy.
+ */
+const SLOTS_PER_WORKER = { plain: 2, batching: 1 };
 
 export class BatchingBackend implements InferenceBackend {
   private readonly batchers = new Map<string, AdaptiveBatcher>();
@@ -34,15 +41,16 @@ export class BatchingBackend implements InferenceBackend {
     return this.batchers.get(key);
   }
 
-  infer(spec: ModelSpec, inputs: Tensor[], outputs: string[]): Promise<Tensor[]> {
-    const batch = spec.batch;
-    if (batch === undefined || batch.maxBatchSize <= 1) return this.pool.infer(spec, inputs, outputs);
+  infer(spec: ModelSpec, inputs: Tensor[], outputs: string[], options?: RequestOptions): Promise<Tensor[]> {
+    const queue = spec.queue;
+    if (queue === undefined) return this.pool.infer(spec, inputs, outputs);
     let batcher = this.batchers.get(spec.key);
     if (batcher === undefined) {
       const run = (s: ModelSpec, i: Tensor[], o: string[]): Promise<Tensor[]> => this.pool.infer(s, i, o);
-      batcher = new AdaptiveBatcher(spec, { ...batch, slots: this.pool.size }, run, spec.label);
+      const perWorker = queue.maxBatchSize > 1 ? SLOTS_PER_WORKER.batching : SLOTS_PER_WORKER.plain;
+      batcher = new AdaptiveBatcher(spec, { ...queue, slots: this.pool.size * perWorker }, run);
       this.batchers.set(spec.key, batcher);
     }
-    return batcher.submit(inputs, outputs);
+    return batcher.submit(inputs, outputs, options);
   }
 }

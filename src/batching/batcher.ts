@@ -1,25 +1,48 @@
-// The adaptive batcher: one per model load with max_batch_size > 1.
+// The per-model scheduler and adaptive batcher: one per model load.
 //
-// Semantics:
-// - No idle wait. When one of the model's execution slots is free, whatever is queued is sent at
-//   once (up to max_batch_size rows). A lone request never waits for company.
-// - Requests queue only while every slot is busy; when a slot frees, the queue head and every queued
-//   request compatible with it (same input names, datatypes and dims but dim 0) are merged, up to
-//   max_batch_size rows. Incompatible requests wait for a later batch: shapes are never mixed.
-// - max_batch_time bounds that wait: a request queued longer than it is dispatched even though no
-//   slot is free (it then waits in a worker's queue instead of the batcher's).
+// Queue policy (every model):
+// - At most `slots` executions of the model run at once; other requests wait in this queue, ordered
+//   by priority level (1 is the highest; a request without one gets the default level), then arrival.
+// - A full queue (max_queue_size) refuses at once with 503/UNAVAILABLE; a request that waited past
+//   its timeout (the `timeout` request parameter in µs, else the model's queue_timeout) leaves with
+//   503/UNAVAILABLE "timed out in queue"; a request whose client went away leaves without running.
+//   Once dispatched, a request always runs to the end (stopping a worker mid-run is not safe).
+//
+// Batching (max_batch_size > 1):
+// - No idle wait. When a slot is free, whatever is queued goes at once (up to max_batch_size rows).
+//   A lone request never waits for company.
+// - When a slot frees, the queue head and every queued request compatible with it (same input names,
+//   datatypes and dims but dim 0) are merged, up to max_batch_size rows. Shapes are never mixed.
+// - max_batch_time bounds the wait for a slot: a request queued longer is dispatched even though no
+//   slot is free (it then waits in a worker's queue instead of this one).
 // - A request with more rows than max_batch_size, or whose inputs disagree on dim 0, runs alone.
+import { TesseraError, unavailable } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
 import type { ModelSpec } from '../runtimes/runtime.js';
 import { batchRows, batchSignature, mergeInputs, splitOutputs } from './merge.js';
 
-export interface BatchPolicy {
-  /** Most rows (dim 0) in one execution. */
-  maxBatchSize: number;
-  /** Longest a queued request waits for a slot, in ms. */
-  maxBatchTimeMs: number;
-  /** Executions of this model that may run at once (its instances). */
+export interface QueuePolicy {
+  /** Executions of this model that may run at once. */
   slots: number;
+  /** Most rows (dim 0) in one execution; 1 or less disables merging. */
+  maxBatchSize: number;
+  /** Longest a queued request waits for a slot before it is dispatched anyway, in ms (batching only). */
+  maxBatchTimeMs: number;
+  /** Most requests waiting; 0 means no limit. */
+  maxQueueSize: number;
+  /** Default longest wait in the queue, in ms; 0 means none. */
+  queueTimeoutMs: number;
+  /** Priority levels: 1 (highest) .. priorityLevels. */
+  priorityLevels: number;
+  /** Level of requests that name none. */
+  defaultPriority: number;
+}
+
+/** Per-request scheduling options, from request parameters and the connection. */
+export interface RequestOptions {
+  priority?: number;
+  timeoutMs?: number;
+  signal?: AbortSignal;
 }
 
 export type RunFn = (spec: ModelSpec, inputs: Tensor[], outputs: string[]) => Promise<Tensor[]>;
@@ -29,9 +52,11 @@ interface Pending {
   outputs: string[];
   rows: number;
   signature: string;
+  priority: number;
   queuedAt: number;
   resolve: (outputs: Tensor[]) => void;
   reject: (error: unknown) => void;
+  cleanup: () => void;
 }
 
 export interface BatchRecord {
@@ -40,6 +65,7 @@ export interface BatchRecord {
 }
 
 export class AdaptiveBatcher {
+  /** Waiting requests, sorted by priority then arrival. */
   private readonly queue: Pending[] = [];
   private inflight = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -48,20 +74,56 @@ export class AdaptiveBatcher {
 
   constructor(
     private readonly spec: ModelSpec,
-    private readonly policy: BatchPolicy,
+    private readonly policy: QueuePolicy,
     private readonly run: RunFn,
-    private readonly model: string,
   ) {}
 
   get queued(): number {
     return this.queue.length;
   }
 
-  submit(inputs: Tensor[], outputs: string[]): Promise<Tensor[]> {
-    const rows = batchRows(inputs);
-    if (rows < 0 || rows > this.policy.maxBatchSize) return this.execute([{ inputs, outputs, rows: Math.max(rows, 0) }]).then((r) => r[0]);
+  submit(inputs: Tensor[], outputs: string[], options: RequestOptions = {}): Promise<Tensor[]> {
+    const policy = this.policy;
+    if (options.signal?.aborted) return Promise.reject(new TesseraError('unavailable', 'the client went away'));
+    let rows = batchRows(inputs);
+    if (policy.maxBatchSize > 1 && (rows < 0 || rows > policy.maxBatchSize)) rows = -1; // runs alone
+    if (policy.maxQueueSize > 0 && this.queue.length >= policy.maxQueueSize && this.inflight >= policy.slots) {
+      return Promise.reject(unavailable(`the queue of model ${this.spec.label} is full (max_queue_size ${policy.maxQueueSize})`));
+    }
+    const priority = options.priority ?? policy.defaultPriority;
     return new Promise((resolve, reject) => {
-      this.queue.push({ inputs, outputs, rows, signature: batchSignature(inputs), queuedAt: performance.now(), resolve, reject });
+      let timeout: NodeJS.Timeout | undefined;
+      const pending: Pending = {
+        inputs,
+        outputs,
+        rows: Math.max(rows, 0),
+        signature: rows < 0 ? `alone:${Math.random()}` : batchSignature(inputs),
+        priority,
+        queuedAt: performance.now(),
+        resolve,
+        reject,
+        cleanup: () => {
+          if (timeout !== undefined) clearTimeout(timeout);
+          options.signal?.removeEventListener('abort', onAbort);
+        },
+      };
+      const leave = (error: TesseraError): void => {
+        const i = this.queue.indexOf(pending);
+        if (i < 0) return; // already dispatched: it runs to the end
+        this.queue.splice(i, 1);
+        pending.cleanup();
+        reject(error);
+      };
+      const onAbort = (): void => leave(new TesseraError('unavailable', 'the client went away'));
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      const timeoutMs = options.timeoutMs ?? policy.queueTimeoutMs;
+      if (timeoutMs > 0) {
+        timeout = setTimeout(() => leave(unavailable(`request timed out in queue after ${timeoutMs} ms (model ${this.spec.label})`)), timeoutMs);
+      }
+      // Insert after every request of the same or higher priority: FIFO within a level.
+      let at = this.queue.length;
+      while (at > 0 && this.queue[at - 1].priority > priority) at--;
+      this.queue.splice(at, 0, pending);
       this.pump();
     });
   }
@@ -71,25 +133,29 @@ export class AdaptiveBatcher {
     this.schedule();
   }
 
-  /** While requests wait for a slot, wake up when the oldest has waited max_batch_time. */
+  /** While batching requests wait for a slot, wake up when the oldest has waited max_batch_time. */
   private schedule(): void {
+    if (this.policy.maxBatchSize <= 1 || this.policy.maxBatchTimeMs <= 0) return;
     if (this.timer !== undefined || this.queue.length === 0) return;
-    const due = this.queue[0].queuedAt + this.policy.maxBatchTimeMs - performance.now();
+    const oldest = Math.min(...this.queue.map((p) => p.queuedAt));
+    const due = oldest + this.policy.maxBatchTimeMs - performance.now();
     this.timer = setTimeout(() => {
       this.timer = undefined;
       const now = performance.now();
-      while (this.queue.length > 0 && now - this.queue[0].queuedAt >= this.policy.maxBatchTimeMs) this.dispatch();
+      while (this.queue.some((p) => now - p.queuedAt >= this.policy.maxBatchTimeMs)) this.dispatch();
       this.pump();
     }, Math.max(0, due));
   }
 
   private dispatch(): void {
     const head = this.queue.shift()!;
+    head.cleanup();
     const group = [head];
     let rows = head.rows;
     for (let i = 0; i < this.queue.length && rows < this.policy.maxBatchSize; ) {
       const p = this.queue[i];
       if (p.signature === head.signature && rows + p.rows <= this.policy.maxBatchSize) {
+        p.cleanup();
         group.push(p);
         rows += p.rows;
         this.queue.splice(i, 1);
@@ -104,7 +170,7 @@ export class AdaptiveBatcher {
   }
 
   /** Runs one execution for a group of requests and returns each request's outputs. */
-  private async execute(group: { inputs: Tensor[]; outputs: string[]; rows: number }[]): Promise<Tensor[][]> {
+  private async execute(group: Pending[]): Promise<Tensor[][]> {
     this.inflight++;
     try {
       this.history.push({ requests: group.length, rows: group.reduce((n, p) => n + p.rows, 0) });
@@ -113,7 +179,7 @@ export class AdaptiveBatcher {
       // Every output any request asked for, computed once; each request then gets its own.
       const union = [...new Set(group.flatMap((p) => p.outputs))];
       const outputs = await this.run(this.spec, mergeInputs(group.map((p) => p.inputs)), union);
-      const split = splitOutputs(outputs, group.map((p) => p.rows), this.model);
+      const split = splitOutputs(outputs, group.map((p) => p.rows), this.spec.label);
       return group.map((p, i) => p.outputs.map((name) => split[i][union.indexOf(name)]));
     } finally {
       this.inflight--;

@@ -1,6 +1,7 @@
 // The protocol-agnostic dataplane: health, metadata and inference. HTTP, gRPC and MLflow routes
 // call these methods and only translate wire formats.
 import { invalidArgument, unavailable } from './errors.js';
+import type { RequestOptions } from '../batching/batcher.js';
 import type { InferenceBackend } from './loader.js';
 import type { ModelRegistry, ModelVersion } from './registry.js';
 import { dataLength, elementCount, type Tensor } from './tensor.js';
@@ -102,12 +103,15 @@ export class DataPlane {
     return entry;
   }
 
-  async infer(entry: ModelVersion, request: InferenceRequest): Promise<InferenceResponse> {
+  /** Runs a request; `signal` aborts it while it is still queued (its client went away). */
+  async infer(entry: ModelVersion, request: InferenceRequest, signal?: AbortSignal): Promise<InferenceResponse> {
     validateInputs(entry, request.inputs);
     const outputNames = requestedOutputs(entry, request);
     const spec = entry.spec;
     if (spec === undefined) throw unavailable(`Model ${entry.name} is not ready`);
-    const outputs = await this.backend.infer(spec, request.inputs, outputNames);
+    const options = schedulingOptions(request.parameters, spec.queue?.priorityLevels ?? 1);
+    if (signal !== undefined) options.signal = signal;
+    const outputs = await this.backend.infer(spec, request.inputs, outputNames, options);
     const response: InferenceResponse = { modelName: entry.name, outputs };
     if (entry.version !== '') response.modelVersion = entry.version;
     if (request.id !== undefined) response.id = request.id;
@@ -115,6 +119,28 @@ export class DataPlane {
     if (echoed !== undefined) response.parameters = echoed;
     return response;
   }
+}
+
+/** `priority` (1 highest .. levels; 0 = default) and `timeout` (µs in queue; 0 = default), as Triton. */
+function schedulingOptions(parameters: Parameters | undefined, levels: number): RequestOptions {
+  const options: RequestOptions = {};
+  const integer = (key: string): number | undefined => {
+    const v = parameters?.[key];
+    if (v === undefined) return undefined;
+    const n = typeof v === 'bigint' ? Number(v) : v;
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
+      throw invalidArgument(`parameter '${key}' must be a non-negative integer, not ${JSON.stringify(String(v))}`);
+    }
+    return n;
+  };
+  const priority = integer('priority');
+  if (priority !== undefined && priority > levels) {
+    throw invalidArgument(`parameter 'priority' is ${priority} but the model has ${levels} priority levels (1 is the highest)`);
+  }
+  if (priority !== undefined && priority > 0) options.priority = priority;
+  const timeout = integer('timeout');
+  if (timeout !== undefined && timeout > 0) options.timeoutMs = timeout / 1000;
+  return options;
 }
 
 function echoParameters(parameters: Parameters | undefined): Parameters | undefined {

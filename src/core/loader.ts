@@ -3,6 +3,7 @@
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { onnxExtraSchema } from '../config/schema.js';
+import type { RequestOptions } from '../batching/batcher.js';
 import type { ModelSpec, RuntimeMetadata, SessionSpec } from '../runtimes/runtime.js';
 import type { ModelRegistry, ModelVersion } from './registry.js';
 import type { DiscoveredModel } from './repository.js';
@@ -16,7 +17,7 @@ export interface InferenceBackend {
   unload(key: string): Promise<void>;
   /** Unloads a model load once the requests using it have finished. */
   retire(key: string): Promise<void>;
-  infer(spec: ModelSpec, inputs: Tensor[], outputs: string[]): Promise<Tensor[]>;
+  infer(spec: ModelSpec, inputs: Tensor[], outputs: string[], options?: RequestOptions): Promise<Tensor[]>;
 }
 
 export const DEFAULT_PLATFORM = 'onnxruntime_onnx';
@@ -134,9 +135,18 @@ export class ModelLoader {
         path: entry.modelPath,
         session: sessionSpec(entry.settings.parameters.extra, this.backend.size),
       };
-      if (entry.settings.max_batch_size > 1) {
-        spec.batch = { maxBatchSize: entry.settings.max_batch_size, maxBatchTimeMs: entry.settings.max_batch_time * 1000 };
+      const s = entry.settings;
+      if (s.default_priority_level > s.priority_levels) {
+        throw new Error(`default_priority_level ${s.default_priority_level} is beyond priority_levels ${s.priority_levels}`);
       }
+      spec.queue = {
+        maxBatchSize: s.max_batch_size,
+        maxBatchTimeMs: s.max_batch_time * 1000,
+        maxQueueSize: s.max_queue_size,
+        queueTimeoutMs: s.queue_timeout * 1000,
+        priorityLevels: s.priority_levels,
+        defaultPriority: s.default_priority_level || s.priority_levels,
+      };
       const { metadata } = await this.backend.load(spec);
       for (const skipped of metadata.skippedOutputs) {
         log.warn({ output: skipped }, `output '${skipped}' is not a tensor (e.g. a ZipMap map) and is left out`);

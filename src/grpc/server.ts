@@ -87,10 +87,10 @@ export function createGrpcServer(options: GrpcOptions): grpc.Server {
     'grpc.http2.max_ping_strikes': k.maxPingStrikes,
   });
 
-  const infer = async (message: ModelInferRequestMessage): Promise<ModelInferResponseMessage> => {
+  const infer = async (message: ModelInferRequestMessage, signal?: AbortSignal): Promise<ModelInferResponseMessage> => {
     const entry = dataplane.servable(message.model_name, message.model_version || undefined);
     const { request, raw } = decodeInferRequest(message);
-    const response = await dataplane.infer(entry, request);
+    const response = await dataplane.infer(entry, request, signal);
     return encodeInferResponse(response, raw || options.forceRawOutput);
   };
 
@@ -105,13 +105,20 @@ export function createGrpcServer(options: GrpcOptions): grpc.Server {
       const tensor = (t: { name: string; datatype: string; shape: number[] }) => ({ name: t.name, datatype: t.datatype, shape: t.shape.map(String) });
       return { name: m.name, versions: m.versions, platform: m.platform, inputs: m.inputs.map(tensor), outputs: m.outputs.map(tensor) };
     }),
-    ModelInfer: unary(logger, infer),
+    ModelInfer: unary(logger, (message: ModelInferRequestMessage, call) => {
+      // A cancelled call takes its request out of the queue.
+      const cancelled = new AbortController();
+      call.once('cancelled', () => cancelled.abort());
+      return infer(message, cancelled.signal);
+    }),
     ModelStreamInfer: (call: grpc.ServerDuplexStream<ModelInferRequestMessage, unknown>) => {
       // One response per request, in request order; a failure is reported in that response's
       // error_message and the stream stays open (Triton's behaviour).
       let tail: Promise<void> = Promise.resolve();
+      const cancelled = new AbortController();
+      call.once('cancelled', () => cancelled.abort());
       call.on('data', (message: ModelInferRequestMessage) => {
-        const result = infer(message).then(
+        const result = infer(message, cancelled.signal).then(
           (response) => ({ error_message: '', infer_response: response }),
           (error: unknown) => ({
             error_message: asTesseraError(error).message,

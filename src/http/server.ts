@@ -137,7 +137,12 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
       const entry = dataplane.servable(req.params.model, req.params.version);
       const body = splitInferBody(req.body as Buffer | undefined, req.headers[HEADER_LENGTH]);
       const request = body.rawInput !== null ? rawInputRequest(entry, body.rawInput) : decodeInferenceRequest(body.json, body.binary);
-      const response = await dataplane.infer(entry, request);
+      // A client that goes away before the answer takes its request out of the queue.
+      const gone = new AbortController();
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) gone.abort();
+      });
+      const response = await dataplane.infer(entry, request, gone.signal);
       const { json, binary } = encodeInferenceResponseParts(response, binaryOutputs(request, response, body.rawInput !== null));
       if (binary.length === 0) return sendBody(req, reply.code(200).type('application/json'), Buffer.from(json));
       const header = Buffer.from(json);

@@ -21,8 +21,15 @@ export interface ModelSpec {
   /** Absolute path of the model file. */
   path: string;
   session: SessionSpec;
-  /** Adaptive batching (used on the main thread only): max rows per execution and wait bound. */
-  batch?: { maxBatchSize: number; maxBatchTimeMs: number };
+  /** Queue policy and batching (used on the main thread only). */
+  queue?: {
+    maxBatchSize: number;
+    maxBatchTimeMs: number;
+    maxQueueSize: number;
+    queueTimeoutMs: number;
+    priorityLevels: number;
+    defaultPriority: number;
+  };
 }
 
 export interface RuntimeMetadata {

@@ -1,0 +1,123 @@
+// Queue policy over real sockets: a full queue refuses at once (503 / UNAVAILABLE), a queue timeout
+// (model default or the request's `timeout`) answers 503, a high-priority request overtakes queued
+// low-priority ones, and a request whose client went away (HTTP close, gRPC cancel) never runs.
+import { request as httpRequest } from 'node:http';
+import * as grpc from '@grpc/grpc-js';
+import t from 'tap';
+import { batchProbeModel, mlpModel } from '../../src/modelgen/examples.js';
+import { infer, startTestServer, tempDir, writeModel, type RawResponse } from '../helpers/server.js';
+import { grpcClients } from '../helpers/grpc.js';
+import type { RunningServer } from '../../src/server.js';
+
+async function server(t: Parameters<typeof tempDir>[0], probeSettings: object): Promise<RunningServer> {
+  const root = tempDir(t);
+  writeModel(root, 'probe', batchProbeModel(), { name: 'probe', ...probeSettings });
+  writeModel(root, 'slow', mlpModel([256, 2048, 2048, 10], 3), { name: 'slow' });
+  // One worker, so a long 'slow' run holds every probe request behind it.
+  return startTestServer(t, { folder: root, settings: { parallel_workers: '1' } });
+}
+
+function occupy(s: RunningServer, rows = 6000): Promise<RawResponse> {
+  const row = '[' + new Array(256).fill('0.5').join(',') + ']';
+  return infer(s, 'slow', `{"inputs":[{"name":"input","shape":[${rows},256],"datatype":"FP32","data":[${new Array(rows).fill(row).join(',')}]}]}`);
+}
+
+const probe = (rows: number, extra: object = {}): object => ({
+  inputs: [{ name: 'INPUT0', shape: [rows, 1], datatype: 'FP32', data: new Array(rows).fill(1) }],
+  ...extra,
+});
+const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+t.test('a full queue answers 503 / UNAVAILABLE at once', async (t) => {
+  const s = await server(t, { max_queue_size: 2 });
+  const busy = occupy(s);
+  await settle(50);
+  // 2 requests take the model's two execution slots (waiting in the busy worker), 2 fill the queue.
+  const admitted = [1, 2, 3, 4].map(() => infer(s, 'probe', probe(1)));
+  await settle(50);
+  const started = performance.now();
+  const refused = await infer(s, 'probe', probe(1));
+  const ms = performance.now() - started;
+  t.equal(refused.status, 503);
+  t.match(refused.json(), { error: /the queue of model probe is full \(max_queue_size 2\)/ });
+  t.ok(ms < 100, `refused in ${ms.toFixed(1)} ms, without waiting for the worker`);
+  const client = grpcClients(s.grpcAddress);
+  t.teardown(() => client.close());
+  await t.rejects(
+    client.call('ModelInfer', { model_name: 'probe', inputs: [{ name: 'INPUT0', datatype: 'FP32', shape: [1, 1], contents: { fp32_contents: [1] } }] }),
+    { code: grpc.status.UNAVAILABLE, details: /queue of model probe is full/ },
+  );
+  t.equal((await busy).status, 200);
+  t.same((await Promise.all(admitted)).map((r) => r.status), [200, 200, 200, 200], 'the admitted ones all ran');
+});
+
+t.test('queue timeouts: the model default and the request timeout parameter', async (t) => {
+  const s = await server(t, { queue_timeout: 0.1 });
+  const busy = occupy(s);
+  await settle(50);
+  const slots = [infer(s, 'probe', probe(1)), infer(s, 'probe', probe(1))];
+  await settle(20);
+  const queued = await infer(s, 'probe', probe(1));
+  t.equal(queued.status, 503);
+  t.match(queued.json(), { error: /request timed out in queue after 100 ms \(model probe\)/ });
+  const own = await infer(s, 'probe', probe(1, { parameters: { timeout: 30_000 } }));
+  t.equal(own.status, 503, 'timeout parameter (µs)');
+  t.match(own.json(), { error: /timed out in queue after 30 ms/ });
+  const bad = await infer(s, 'probe', probe(1, { parameters: { timeout: -5 } }));
+  t.equal(bad.status, 400);
+  t.match(bad.json(), { error: /parameter 'timeout' must be a non-negative integer/ });
+  await busy;
+  t.same((await Promise.all(slots)).map((r) => r.status), [200, 200]);
+});
+
+t.test('a high-priority request overtakes queued low-priority ones', async (t) => {
+  const s = await server(t, {});
+  const busy = occupy(s);
+  await settle(50);
+  const order: string[] = [];
+  const track = (name: string, p: Promise<RawResponse>) => p.then((r) => (order.push(name), r));
+  const fillers = [track('filler1', infer(s, 'probe', probe(1))), track('filler2', infer(s, 'probe', probe(1)))];
+  await settle(20);
+  const low = [1, 2, 3].map((i) => track(`low${i}`, infer(s, 'probe', probe(1, { parameters: { priority: 2 } }))));
+  await settle(20);
+  const high = track('high', infer(s, 'probe', probe(1, { parameters: { priority: 1 } })));
+  const results = await Promise.all([busy, ...fillers, ...low, high]);
+  t.same(results.map((r) => r.status), new Array(6 + 1).fill(200));
+  t.ok(order.indexOf('high') < order.indexOf('low1'), `order: ${order.join(', ')}`);
+  const bad = await infer(s, 'probe', probe(1, { parameters: { priority: 3 } }));
+  t.equal(bad.status, 400);
+  t.match(bad.json(), { error: /'priority' is 3 but the model has 2 priority levels/ });
+});
+
+t.test('a request whose client went away leaves the queue without running', async (t) => {
+  const s = await server(t, {});
+  const key = s.dataplane.model('probe').spec!.key;
+  const busy = occupy(s);
+  await settle(50);
+  const fillers = [infer(s, 'probe', probe(1)), infer(s, 'probe', probe(1))];
+  await settle(20);
+  // HTTP: a 5-row request whose client closes the connection while it is queued.
+  const req = httpRequest(`${s.url}/v2/models/probe/infer`, { method: 'POST', headers: { 'content-type': 'application/json' } });
+  req.on('error', () => undefined);
+  req.end(JSON.stringify(probe(5)));
+  // gRPC: a 7-row call cancelled while queued.
+  const client = grpcClients(s.grpcAddress);
+  t.teardown(() => client.close());
+  const call = (client.inference.ModelInfer as (r: object, cb: (e: unknown) => void) => grpc.ClientUnaryCall)(
+    { model_name: 'probe', inputs: [{ name: 'INPUT0', datatype: 'FP32', shape: [7, 1], contents: { fp32_contents: new Array(7).fill(1) } }] },
+    () => undefined,
+  );
+  await settle(50);
+  t.equal(s.backend.batcher(key)?.queued, 2, 'both are queued');
+  req.destroy();
+  call.cancel();
+  await settle(50);
+  t.equal(s.backend.batcher(key)?.queued, 0, 'both left the queue');
+  await busy;
+  await Promise.all(fillers);
+  const after = await infer(s, 'probe', probe(1));
+  t.equal(after.status, 200);
+  const executed = s.backend.batcher(key)!.history.map((h) => h.rows);
+  t.notOk(executed.includes(5), `the HTTP request never ran (executions: ${executed.join(', ')})`);
+  t.notOk(executed.includes(7), 'the cancelled gRPC call never ran');
+});
