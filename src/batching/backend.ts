@@ -48,7 +48,8 @@ export class BatchingBackend implements InferenceBackend {
     if (batcher === undefined) {
       const run = (s: ModelSpec, i: Tensor[], o: string[]): Promise<Tensor[]> => this.pool.infer(s, i, o);
       const perWorker = queue.maxBatchSize > 1 ? SLOTS_PER_WORKER.batching : SLOTS_PER_WORKER.plain;
-      batcher = new AdaptiveBatcher(spec, { ...queue, slots: this.pool.size * perWorker }, run);
+      const instances = spec.instances ?? this.pool.size;
+      batcher = new AdaptiveBatcher(spec, { ...queue, slots: instances * perWorker }, run);
       this.batchers.set(spec.key, batcher);
     }
     return batcher.submit(inputs, outputs, options);

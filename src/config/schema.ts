@@ -118,6 +118,7 @@ export const modelParametersSchema = z
     content_type: z.string().optional().describe('default content type (reported in metadata)'),
     format: z.string().optional(),
     extra: z.record(z.string(), z.unknown()).optional().describe('runtime options (ONNX session options)'),
+    instance_count: z.number().int().min(1).optional().describe('workers that load this model (default: all)'),
   });
 
 export const modelSettingsSchema = z.looseObject({

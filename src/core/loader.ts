@@ -136,6 +136,13 @@ export class ModelLoader {
         session: sessionSpec(entry.settings.parameters.extra, this.backend.size),
       };
       const s = entry.settings;
+      const instances = s.parameters.instance_count;
+      if (instances !== undefined) {
+        if (instances > this.backend.size) {
+          log.warn({ instance_count: instances, workers: this.backend.size }, 'instance_count is more than the workers; using every worker');
+        }
+        spec.instances = Math.min(instances, this.backend.size);
+      }
       if (s.default_priority_level > s.priority_levels) {
         throw new Error(`default_priority_level ${s.default_priority_level} is beyond priority_levels ${s.priority_levels}`);
       }

@@ -21,6 +21,8 @@ export interface ModelSpec {
   /** Absolute path of the model file. */
   path: string;
   session: SessionSpec;
+  /** Workers that hold this model (Triton's instance_group count); default every worker. */
+  instances?: number;
   /** Queue policy and batching (used on the main thread only). */
   queue?: {
     maxBatchSize: number;

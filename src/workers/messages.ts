@@ -6,7 +6,8 @@ import type { ModelSpec, RuntimeMetadata } from '../runtimes/runtime.js';
 export type WorkerTask =
   | { op: 'load'; spec: ModelSpec }
   | { op: 'infer'; spec: ModelSpec; inputs: Tensor[]; outputs: string[] }
-  | { op: 'unload'; key: string };
+  | { op: 'unload'; key: string }
+  | { op: 'status' };
 
 export interface LoadResult {
   metadata: RuntimeMetadata;

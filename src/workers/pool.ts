@@ -45,6 +45,8 @@ export class WorkerPool {
   private readonly inflight = new Map<number, number>();
   /** Models loaded through the pool, to warm replacement workers. */
   private readonly loaded = new Map<string, ModelSpec>();
+  /** The workers holding each model load (its instances). */
+  private readonly holders = new Map<string, Set<number>>();
   /** Requests in flight per model load, so a retired load is unloaded only once they finish. */
   private readonly usage = new Map<string, number>();
   private readonly retiring = new Map<string, () => void>();
@@ -77,6 +79,7 @@ export class WorkerPool {
       for (const id of [...this.inflight.keys()]) {
         if (live.has(id)) continue;
         this.inflight.delete(id);
+        for (const set of this.holders.values()) set.delete(id);
         if (!this.closed) this.logger.warn({ worker: id }, 'inference worker exited; a replacement is starting');
       }
     });
@@ -106,8 +109,9 @@ export class WorkerPool {
    */
   async load(spec: ModelSpec): Promise<LoadResult> {
     await this.ready;
-    const ids = [...this.inflight.keys()];
+    const ids = this.placement(spec.instances ?? this.size);
     this.loaded.set(spec.key, spec); // before dispatch: a worker replaced meanwhile gets it too
+    this.holders.set(spec.key, new Set(ids));
     const results = await Promise.allSettled(ids.map((id) => this.dispatch<LoadResult>(id, { op: 'load', spec })));
     const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failure !== undefined) {
@@ -120,6 +124,7 @@ export class WorkerPool {
 
   async unload(key: string): Promise<void> {
     this.loaded.delete(key);
+    this.holders.delete(key);
     await Promise.allSettled([...this.inflight.keys()].map((id) => this.dispatch(id, { op: 'unload', key })));
   }
 
@@ -131,7 +136,7 @@ export class WorkerPool {
 
   /** Runs a model on the least-loaded worker; input buffers are moved, not copied. */
   async infer(spec: ModelSpec, inputs: Tensor[], outputs: string[]): Promise<Tensor[]> {
-    const id = this.leastLoaded();
+    const id = this.leastLoaded(spec.key);
     const task: WorkerTask = { op: 'infer', spec, inputs, outputs };
     this.usage.set(spec.key, (this.usage.get(spec.key) ?? 0) + 1);
     try {
@@ -168,10 +173,39 @@ export class WorkerPool {
     await this.piscina.destroy();
   }
 
-  private leastLoaded(): number {
+  /** The workers that hold a model load (its instances), for status and tests. */
+  instancesOf(key: string): number[] {
+    return [...(this.holders.get(key) ?? [])];
+  }
+
+  /** The model loads each worker's thread really holds, asked of the workers themselves. */
+  async workerModels(): Promise<Map<number, string[]>> {
+    const ids = [...this.inflight.keys()];
+    const answers = await Promise.all(ids.map((id) => this.dispatch<{ models: string[] }>(id, { op: 'status' })));
+    return new Map(ids.map((id, i) => [id, answers[i].models]));
+  }
+
+  /** The `count` workers holding the fewest model instances: memory spreads over the pool. */
+  private placement(count: number): number[] {
+    const held = new Map<number, number>([...this.inflight.keys()].map((id) => [id, 0]));
+    for (const set of this.holders.values()) for (const id of set) held.set(id, (held.get(id) ?? 0) + 1);
+    return [...held.entries()]
+      .sort((a, b) => a[1] - b[1] || a[0] - b[0])
+      .slice(0, count)
+      .map(([id]) => id);
+  }
+
+  /**
+   * The worker with the fewest tasks in flight among those holding the model. If none of its
+   * holders is alive (they died and their replacements are still warming), any worker: it loads
+   * the model on first use.
+   */
+  private leastLoaded(key: string): number {
+    const holders = this.holders.get(key);
     let best = -1;
     let bestLoad = Infinity;
     for (const [id, load] of this.inflight) {
+      if (holders !== undefined && holders.size > 0 && !holders.has(id)) continue;
       if (load < bestLoad) {
         best = id;
         bestLoad = load;
@@ -191,8 +225,12 @@ export class WorkerPool {
     }
   }
 
+  /** Gives a new worker every model that lost an instance with the worker it replaces. */
   private warm(worker: number): void {
     for (const spec of this.loaded.values()) {
+      const holders = this.holders.get(spec.key);
+      if (holders === undefined || holders.size >= (spec.instances ?? this.size)) continue;
+      holders.add(worker);
       this.dispatch(worker, { op: 'load', spec }).catch((error: unknown) =>
         this.logger.warn({ err: error, model: spec.key, worker }, 'warming a replacement worker failed'),
       );

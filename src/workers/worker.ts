@@ -53,6 +53,8 @@ export default async function handle(task: WorkerTask): Promise<LoadResult | Inf
         throw error;
       }
     }
+    case 'status':
+      return { models: [...sessions.keys()] } as never;
     case 'unload': {
       const model = sessions.get(task.key);
       sessions.delete(task.key);
