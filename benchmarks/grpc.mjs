@@ -12,24 +12,23 @@
 //
 // Everything binds to and talks to 127.0.0.1 only. Child processes are killed at the end, on
 // SIGINT/SIGTERM and on any error. Results land in benchmarks/results/grpc-<timestamp>.{md,json}.
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { connect, createServer } from 'node:net';
-import os from 'node:os';
+import { connect } from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import protobuf from 'protobufjs';
+import {
+  BENCH_DIR, HOST, ROOT, assertAlive, cleanup, ensureAptTool, fmt, freePort, gitCommit, machineInfo,
+  machineMarkdown, measureRounds, parseBenchArgs, parseList, printReport, requirePositiveIntegers,
+  rpsSummary, runMain, runMeta, runTool, setupCleanup, startChild, startHardLimit, stopChild, tmpPath,
+  waitHttpReady, waitUntil, writeResults,
+} from './lib.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(HERE, '..');
-const HOST = '127.0.0.1';
 const PROTO = path.join(ROOT, 'proto', 'grpc_service.proto');
 const GRPC_METHOD = '/inference.GRPCInferenceService/ModelInfer';
-const READY_PATH = '/v2/health/ready';
 const IRIS_VALUES = [5.1, 3.5, 1.4, 0.2];
 const MIB = 1024 * 1024;
 const BIG_ELEMENTS = 4 * MIB; // 4,194,304 FP32 values = 16 MiB
@@ -39,103 +38,20 @@ const BIG_BYTES = BIG_ELEMENTS * 4;
 const HTTP_MAX_INPUT = 256 * MIB;
 const GRPC_CLIENT_MAX = 256 * MIB;
 
+// Every child (servers, h2load, curl) is tracked and killed on the way out.
+setupCleanup('bench:grpc', 'tessera-bench-grpc-');
+
 // ---------------------------------------------------------------------------------------------
 // Options
 
-const { values: args } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    duration: { type: 'string' },
-    rounds: { type: 'string' },
-    streams: { type: 'string' },
-    requests: { type: 'string' },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-});
-if (args.help) {
-  process.stdout.write(
-    'Usage: npm run bench:grpc [-- --quick] [--duration SEC] [--rounds N] [--streams 1,16,64] [--requests N]\n',
-  );
-  process.exit(0);
-}
-const QUICK = args.quick;
-const DURATION = Number(args.duration ?? (QUICK ? 2 : 10));
-const ROUNDS = Number(args.rounds ?? (QUICK ? 1 : 2));
-const WARMUP = QUICK ? 1 : 3;
-const STREAMS = (args.streams ?? '1,16,64').split(',').map(Number);
+const { args, quick: QUICK, duration: DURATION, rounds: ROUNDS, warmup: WARMUP } = parseBenchArgs(
+  'Usage: npm run bench:grpc [-- --quick] [--duration SEC] [--rounds N] [--streams 1,16,64] [--requests N]',
+  { streams: { type: 'string' }, requests: { type: 'string' } },
+);
+const STREAMS = parseList(args.streams ?? '1,16,64');
 const BIG_REQUESTS = Number(args.requests ?? (QUICK ? 2 : 8));
 const BIG_WARMUP = 2;
-for (const [name, v] of [['duration', DURATION], ['rounds', ROUNDS], ['requests', BIG_REQUESTS], ...STREAMS.map((c) => ['streams', c])]) {
-  if (!Number.isInteger(v) || v < 1) fail(`--${name} must be a positive integer`);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Cleanup: every child (servers, h2load, curl) is tracked and killed on the way out.
-
-const children = new Set(); // { name, proc, group }
-let cleaning = null;
-let interrupted = false;
-const tmpDir = mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-grpc-'));
-
-function fail(message) {
-  process.stderr.write(`bench:grpc: ${message}\n`);
-  process.exit(1);
-}
-
-function killGroup(child, signal) {
-  try {
-    if (child.group) process.kill(-child.proc.pid, signal);
-    else child.proc.kill(signal);
-  } catch {
-    /* already gone */
-  }
-}
-
-function alive(child) {
-  return child.proc.exitCode === null && child.proc.signalCode === null;
-}
-
-async function stopChild(child, graceMs = 8000) {
-  if (!alive(child)) {
-    children.delete(child);
-    return;
-  }
-  const exited = new Promise((resolve) => child.proc.once('exit', resolve));
-  killGroup(child, 'SIGTERM');
-  const timer = new Promise((resolve) => setTimeout(() => resolve('timeout'), graceMs));
-  if ((await Promise.race([exited, timer])) === 'timeout') {
-    killGroup(child, 'SIGKILL');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 2000))]);
-  }
-  children.delete(child);
-}
-
-function cleanup() {
-  cleaning ??= Promise.all([...children].map((c) => stopChild(c))).finally(() => {
-    rmSync(tmpDir, { recursive: true, force: true });
-  });
-  return cleaning;
-}
-
-process.on('exit', () => {
-  for (const child of children) if (alive(child)) killGroup(child, 'SIGKILL');
-  rmSync(tmpDir, { recursive: true, force: true });
-});
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.once(signal, () => {
-    interrupted = true;
-    process.stderr.write(`\nbench:grpc: ${signal}, stopping child processes...\n`);
-    cleanup().finally(() => process.exit(130));
-  });
-}
-process.on('uncaughtException', (error) => {
-  process.stderr.write(`bench:grpc: ${error?.stack ?? error}\n`);
-  cleanup().finally(() => process.exit(1));
-});
-process.on('unhandledRejection', (error) => {
-  process.stderr.write(`bench:grpc: ${error?.stack ?? error}\n`);
-  cleanup().finally(() => process.exit(1));
-});
+requirePositiveIntegers([['duration', DURATION], ['rounds', ROUNDS], ['requests', BIG_REQUESTS], ...STREAMS.map((c) => ['streams', c])]);
 
 // ---------------------------------------------------------------------------------------------
 // Tools: h2load (installed on demand), curl
@@ -146,65 +62,10 @@ function h2loadVersion() {
   return (r.stdout ?? '').split('\n')[0].trim() || 'h2load';
 }
 
-function ensureH2load() {
-  if (h2loadVersion()) return;
-  process.stdout.write('h2load not found; installing it with apt-get install -y nghttp2-client ...\n');
-  const sudo = process.getuid?.() === 0 ? [] : ['sudo', '-n'];
-  const run = (argv) => {
-    const [cmd, ...rest] = [...sudo, ...argv];
-    const r = spawnSync(cmd, rest, {
-      stdio: 'inherit',
-      timeout: 300_000,
-      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-    });
-    return !r.error && r.status === 0;
-  };
-  if (!run(['apt-get', 'install', '-y', 'nghttp2-client'])) {
-    process.stdout.write('apt-get install failed; running apt-get update and retrying ...\n');
-    run(['apt-get', 'update']);
-    run(['apt-get', 'install', '-y', 'nghttp2-client']);
-  }
-  if (!h2loadVersion()) {
-    fail(
-      'h2load is required and could not be installed automatically.\n' +
-        '       Install it yourself (Debian/Ubuntu: `sudo apt-get install -y nghttp2-client`) and run again.',
-    );
-  }
-}
-
 function curlHasHttp2() {
   const r = spawnSync('curl', ['-V'], { encoding: 'utf8', timeout: 10_000 });
   if (r.error || r.status !== 0) return false;
   return /^Features:.*\bHTTP2\b/m.test(r.stdout ?? '');
-}
-
-/** Runs a tracked child (h2load, curl) to completion with a time limit; resolves { code, out, err }. */
-function runTool(cmd, argv, timeoutMs) {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const child = { name: cmd, proc, group: false };
-    children.add(child);
-    let out = '';
-    let err = '';
-    proc.stdout.on('data', (d) => (out += d));
-    proc.stderr.on('data', (d) => (err += d));
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      killGroup(child, 'SIGKILL');
-    }, timeoutMs);
-    proc.on('error', (e) => {
-      clearTimeout(timer);
-      children.delete(child);
-      reject(e);
-    });
-    proc.on('close', (code, signal) => {
-      clearTimeout(timer);
-      children.delete(child);
-      if (timedOut) return reject(new Error(`${cmd} timed out after ${timeoutMs / 1000}s: ${err || out}`));
-      resolve({ code: code ?? signal, out, err });
-    });
-  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -269,7 +130,7 @@ function modelInfer(client, request, timeoutMs = 60_000) {
 async function verifyGrpcCall(target, framePath) {
   const url = `http://${HOST}:${target.grpcPort}${GRPC_METHOD}`;
   if (curlHasHttp2()) {
-    const bodyPath = path.join(tmpDir, `${target.key}-response.bin`);
+    const bodyPath = tmpPath(`${target.key}-response.bin`);
     const argv = [
       '--http2-prior-knowledge', '-s', '-D', '-', '-o', bodyPath, '--max-time', '15',
       '--data-binary', `@${framePath}`,
@@ -349,7 +210,7 @@ function parseH2load(out) {
 let logCounter = 0;
 
 async function runH2load(target, framePath, streams, seconds) {
-  const logFile = path.join(tmpDir, `h2load-${++logCounter}.log`);
+  const logFile = tmpPath(`h2load-${++logCounter}.log`);
   // -c C -m 1: C connections, one stream at a time on each (C concurrent streams in all).
   // One h2load thread: the machine may have only 2 cores, both needed by the server under test.
   const argv = [
@@ -379,49 +240,6 @@ async function runH2load(target, framePath, streams, seconds) {
 // ---------------------------------------------------------------------------------------------
 // Servers
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, HOST, () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function startChild(name, argv) {
-  // Own process group, so the whole tree can be signalled and a terminal Ctrl-C is handled by us.
-  const proc = spawn(process.execPath, argv, {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-    env: { ...process.env, NODE_ENV: 'production' },
-  });
-  const child = { name, proc, group: true, log: '' };
-  const keep = (d) => {
-    child.log = (child.log + d).slice(-8000);
-  };
-  proc.stdout.on('data', keep);
-  proc.stderr.on('data', keep);
-  proc.on('error', (e) => keep(`spawn error: ${e.message}\n`));
-  children.add(child);
-  return child;
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function waitUntil(child, probe, timeoutMs, what) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!alive(child)) throw new Error(`${child.name} exited early (${child.proc.exitCode ?? child.proc.signalCode}):\n${child.log}`);
-    if (await probe().catch(() => false)) return;
-    await sleep(250);
-  }
-  throw new Error(`${child.name}: ${what} not reached after ${timeoutMs / 1000}s:\n${child.log}`);
-}
-
 function tcpOpen(port) {
   return new Promise((resolve) => {
     const socket = connect({ host: HOST, port });
@@ -442,19 +260,14 @@ async function startTessera() {
   ];
   const child = startChild('tessera', argv);
   const base = `http://${HOST}:${httpPort}`;
-  await waitUntil(
-    child,
-    async () => (await fetch(base + READY_PATH, { signal: AbortSignal.timeout(2000) })).status === 200,
-    90_000,
-    'GET /v2/health/ready = 200',
-  );
+  await waitHttpReady(child, base);
   await waitUntil(child, () => tcpOpen(grpcPort), 10_000, 'gRPC port open');
   return { key: 'tessera', label: 'tessera w=2', child, httpPort, grpcPort, base };
 }
 
 async function startBareGrpc() {
   const grpcPort = await freePort();
-  const child = startChild('bare-grpc', [path.join(HERE, 'bare-grpc.mjs'), '--port', String(grpcPort), '--host', HOST]);
+  const child = startChild('bare-grpc', [path.join(BENCH_DIR, 'bare-grpc.mjs'), '--port', String(grpcPort), '--host', HOST]);
   await waitUntil(child, () => tcpOpen(grpcPort), 30_000, 'gRPC port open');
   return { key: 'bare', label: 'bare grpc-js', child, grpcPort };
 }
@@ -626,24 +439,11 @@ async function scenarioB(tessera) {
 // ---------------------------------------------------------------------------------------------
 // Reporting
 
-function gitCommit() {
-  const r = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', timeout: 10_000 });
-  if (r.error || r.status !== 0) return null;
-  const commit = r.stdout.trim();
-  const s = spawnSync('git', ['status', '--porcelain', '--', 'src', 'bin', 'settings', 'proto'], { cwd: ROOT, encoding: 'utf8', timeout: 10_000 });
-  return !s.error && s.status === 0 && s.stdout.trim() ? `${commit} (+ uncommitted changes in src/bin/settings/proto)` : commit;
-}
-
-const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const fmt = (n, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
-
 /** Over rounds: mean req/s; percentiles over all logged request durations of all rounds. */
 function summarise(runs) {
   const all = runs.flatMap((r) => r.durationsMs).sort((a, b) => a - b);
   return {
-    rps: mean(runs.map((r) => r.rps)),
-    rpsMin: Math.min(...runs.map((r) => r.rps)),
-    rpsMax: Math.max(...runs.map((r) => r.rps)),
+    ...rpsSummary(runs),
     p50: percentile(all, 50),
     p90: percentile(all, 90),
     p99: percentile(all, 99),
@@ -656,17 +456,10 @@ function summarise(runs) {
 // Main
 
 async function main() {
-  ensureH2load();
+  ensureAptTool('h2load', 'nghttp2-client', () => Boolean(h2loadVersion()));
   const started = new Date();
-  const machine = {
-    cores: os.availableParallelism(),
-    cpu: os.cpus()[0]?.model ?? 'unknown',
-    node: process.version,
-    platform: `${os.type()} ${os.release()} ${os.arch()}`,
-    memoryGiB: Number((os.totalmem() / 2 ** 30).toFixed(1)),
-    h2load: h2loadVersion(),
-  };
-  const commit = gitCommit();
+  const machine = { ...machineInfo(), h2load: h2loadVersion() };
+  const commit = gitCommit(['src', 'bin', 'settings', 'proto']);
   const loadSeconds = (DURATION * STREAMS.length * 2 * ROUNDS + WARMUP * 2 * STREAMS.length);
   process.stdout.write(
     `Tessera gRPC benchmark (${QUICK ? 'quick' : 'full'}): ${DURATION}s per h2load run, ${ROUNDS} round(s), ` +
@@ -674,16 +467,11 @@ async function main() {
       `Machine: ${machine.cores} cores, ${machine.cpu}, Node ${machine.node}; ${machine.h2load}; commit ${commit ?? 'unknown'}\n\n`,
   );
 
-  // Hard upper bound on the whole run, whatever hangs.
-  const hardLimit = setTimeout(() => {
-    process.stderr.write('bench:grpc: overall time limit reached, aborting\n');
-    cleanup().finally(() => process.exit(1));
-  }, (loadSeconds * 2 + 600 + BIG_REQUESTS * 3 * 60) * 1000);
-  hardLimit.unref();
+  const hardLimit = startHardLimit((loadSeconds * 2 + 600 + BIG_REQUESTS * 3 * 60) * 1000);
 
   // The iris request, encoded once and framed, shared by curl and h2load.
   const irisMessage = irisRequestBytes();
-  const framePath = path.join(tmpDir, 'iris.frame');
+  const framePath = tmpPath('iris.frame');
   writeFileSync(framePath, grpcFrame(irisMessage));
 
   process.stdout.write('starting tessera w=2 ... ');
@@ -706,33 +494,25 @@ async function main() {
     process.stdout.write(`warm-up ${t.label} (${WARMUP}s, 16 streams)\n`);
     await runH2load(t, framePath, 16, WARMUP);
   }
-  const runs = {}; // runs[streams][key] = [result, ...]
-  for (const c of STREAMS) {
-    runs[c] = Object.fromEntries(targets.map((t) => [t.key, []]));
-    for (let round = 0; round < ROUNDS; round++) {
-      const order = round % 2 === 0 ? targets : [...targets].reverse();
-      for (const t of order) {
-        const r = await runH2load(t, framePath, c, DURATION);
-        runs[c][t.key].push(r);
-        const bad = r.failed + r.errored + r.timeout + r.non2xx;
-        process.stdout.write(
-          `  streams=${String(c).padStart(2)} round ${round + 1} ${t.label.padEnd(12)} ${fmt(r.rps, 0).padStart(6)} req/s` +
-            `  p50 ${fmt(r.p50, 3)}  p90 ${fmt(r.p90, 3)}  p99 ${fmt(r.p99, 3)} ms` +
-            (bad ? `  ⚠ failed ${r.failed} errored ${r.errored} timeout ${r.timeout} non-2xx ${r.non2xx}` : '') +
-            '\n',
-        );
-      }
-    }
-  }
-  for (const t of targets) {
-    if (!alive(t.child)) throw new Error(`${t.label} died during the run:\n${t.child.log}`);
-  }
+  // runs[streams][key] = [result, ...]
+  const runs = await measureRounds(STREAMS, targets, ROUNDS, async (t, c, round) => {
+    const r = await runH2load(t, framePath, c, DURATION);
+    const bad = r.failed + r.errored + r.timeout + r.non2xx;
+    process.stdout.write(
+      `  streams=${String(c).padStart(2)} round ${round + 1} ${t.label.padEnd(12)} ${fmt(r.rps, 0).padStart(6)} req/s` +
+        `  p50 ${fmt(r.p50, 3)}  p90 ${fmt(r.p90, 3)}  p99 ${fmt(r.p99, 3)} ms` +
+        (bad ? `  ⚠ failed ${r.failed} errored ${r.errored} timeout ${r.timeout} non-2xx ${r.non2xx}` : '') +
+        '\n',
+    );
+    return r;
+  });
+  assertAlive(targets);
   await stopChild(bare.child);
 
   // ---- Scenario B
   process.stdout.write(`\nScenario B: 16 MiB FP32 identity tensor, ${BIG_WARMUP} warm-up + ${BIG_REQUESTS} sequential requests per path\n`);
   const big = await scenarioB(tessera);
-  if (!alive(tessera.child)) throw new Error(`tessera died during scenario B:\n${tessera.child.log}`);
+  assertAlive([tessera], 'scenario B');
   httpAgent.destroy();
   await cleanup();
 
@@ -762,12 +542,10 @@ async function main() {
     }),
   ];
 
-  const md = [
+  const md = printReport([
     `# Tessera gRPC benchmark — ${started.toISOString()}${QUICK ? ' (quick)' : ''}`,
     '',
-    `- Machine: ${machine.cores} cores (os.availableParallelism), ${machine.cpu}, ${machine.memoryGiB} GiB, ${machine.platform}`,
-    `- Node ${machine.node}; ${machine.h2load}`,
-    `- Commit: ${commit ?? 'unknown (git failed)'}`,
+    ...machineMarkdown(machine, machine.h2load, commit),
     `- Tessera: \`bin/tessera.mjs start --workers 2 --http-max-input-size ${HTTP_MAX_INPUT}\` (larger body limit for the ~80 MB JSON body of scenario B). All on ${HOST}.`,
     '',
     '## A. gRPC ModelInfer, iris (raw_input_contents, 1×4 FP32)',
@@ -793,19 +571,10 @@ async function main() {
     '',
     ...bLines,
     '',
-    'Numbers vary ±10–20 % between runs on a shared box: compare ratios within one run.',
-    '',
-  ].join('\n');
-  process.stdout.write('\n' + md);
+  ]);
 
-  const resultsDir = path.join(HERE, 'results');
-  mkdirSync(resultsDir, { recursive: true });
-  const stamp = started.toISOString().replace(/[:]/g, '-').replace(/\.\d+Z$/, 'Z');
-  const base = path.join(resultsDir, `grpc-${stamp}`);
   const json = {
-    startedAt: started.toISOString(),
-    finishedAt: new Date().toISOString(),
-    mode: QUICK ? 'quick' : 'full',
+    ...runMeta(started, QUICK),
     machine,
     commit,
     scenarioA: {
@@ -837,16 +606,8 @@ async function main() {
       results: big,
     },
   };
-  writeFileSync(`${base}.md`, md);
-  writeFileSync(`${base}.json`, JSON.stringify(json, null, 2) + '\n');
-  process.stdout.write(`\nResults: ${path.relative(ROOT, base)}.md and .json\n`);
+  writeResults('grpc-', started, md, json);
   clearTimeout(hardLimit);
 }
 
-main().then(
-  () => process.exit(0),
-  (error) => {
-    if (!interrupted) process.stderr.write(`bench:grpc: ${error?.stack ?? error}\n`);
-    cleanup().finally(() => process.exit(interrupted ? 130 : 1));
-  },
-);
+runMain(main);

@@ -8,118 +8,33 @@
 //
 // Everything binds to and talks to 127.0.0.1 only. Child servers are killed at the end, on
 // SIGINT/SIGTERM and on any error. Results land in benchmarks/results/<timestamp>.{md,json}.
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import os from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import {
+  BENCH_DIR, HOST, ROOT, assertAlive, cleanup, ensureAptTool, fmt, freePort, gitCommit, machineInfo,
+  machineMarkdown, measureRounds, mean, parseBenchArgs, parseList, printReport, requirePositiveIntegers,
+  rpsSummary, runMain, runMeta, runTool, setupCleanup, startChild, startHardLimit, tmpPath, waitHttpReady,
+  writeResults,
+} from './lib.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(HERE, '..');
-const HOST = '127.0.0.1';
 const INFER_PATH = '/v2/models/iris/infer';
-const READY_PATH = '/v2/health/ready';
 const IRIS_BODY = '{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":[5.1,3.5,1.4,0.2]}]}';
+
+// Every child (servers and the running wrk) is tracked and killed on the way out.
+setupCleanup('bench', 'tessera-bench-');
 
 // ---------------------------------------------------------------------------------------------
 // Options
 
-const { values: args } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    duration: { type: 'string' },
-    rounds: { type: 'string' },
-    connections: { type: 'string' },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-});
-if (args.help) {
-  process.stdout.write(
-    'Usage: npm run bench [-- --quick] [--duration SEC] [--rounds N] [--connections 1,16,64]\n',
-  );
-  process.exit(0);
-}
-const QUICK = args.quick;
-const DURATION = Number(args.duration ?? (QUICK ? 2 : 10));
-const ROUNDS = Number(args.rounds ?? (QUICK ? 1 : 2));
-const WARMUP = QUICK ? 1 : 3;
-const CONNECTIONS = (args.connections ?? '1,16,64').split(',').map(Number);
-for (const [name, v] of [['duration', DURATION], ['rounds', ROUNDS], ...CONNECTIONS.map((c) => ['connections', c])]) {
-  if (!Number.isInteger(v) || v < 1) fail(`--${name} must be a positive integer`);
-}
+const { args, quick: QUICK, duration: DURATION, rounds: ROUNDS, warmup: WARMUP } = parseBenchArgs(
+  'Usage: npm run bench [-- --quick] [--duration SEC] [--rounds N] [--connections 1,16,64]',
+  { connections: { type: 'string' } },
+);
+const CONNECTIONS = parseList(args.connections ?? '1,16,64');
+requirePositiveIntegers([['duration', DURATION], ['rounds', ROUNDS], ...CONNECTIONS.map((c) => ['connections', c])]);
 // The w=1 vs w=2 comparison (which decides the documented parallel_workers default) is asked for
 // at 16 and 64 connections; measuring w=1 at every level costs little and fills the table.
-
-// ---------------------------------------------------------------------------------------------
-// Cleanup: every child (servers and the running wrk) is tracked and killed on the way out.
-
-const children = new Set(); // { name, proc, group }
-let cleaning = null;
-let interrupted = false;
-const tmpDir = mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-'));
-
-function fail(message) {
-  process.stderr.write(`bench: ${message}\n`);
-  process.exit(1);
-}
-
-function killGroup(child, signal) {
-  try {
-    if (child.group) process.kill(-child.proc.pid, signal);
-    else child.proc.kill(signal);
-  } catch {
-    /* already gone */
-  }
-}
-
-function alive(child) {
-  return child.proc.exitCode === null && child.proc.signalCode === null;
-}
-
-async function stopChild(child, graceMs = 8000) {
-  if (!alive(child)) {
-    children.delete(child);
-    return;
-  }
-  const exited = new Promise((resolve) => child.proc.once('exit', resolve));
-  killGroup(child, 'SIGTERM');
-  const timer = new Promise((resolve) => setTimeout(() => resolve('timeout'), graceMs));
-  if ((await Promise.race([exited, timer])) === 'timeout') {
-    killGroup(child, 'SIGKILL');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 2000))]);
-  }
-  children.delete(child);
-}
-
-function cleanup() {
-  cleaning ??= Promise.all([...children].map((c) => stopChild(c))).finally(() => {
-    rmSync(tmpDir, { recursive: true, force: true });
-  });
-  return cleaning;
-}
-
-// Last resort if the process exits without awaiting cleanup: synchronous SIGKILL.
-process.on('exit', () => {
-  for (const child of children) if (alive(child)) killGroup(child, 'SIGKILL');
-  rmSync(tmpDir, { recursive: true, force: true });
-});
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.once(signal, () => {
-    interrupted = true;
-    process.stderr.write(`\nbench: ${signal}, stopping child processes...\n`);
-    cleanup().finally(() => process.exit(130));
-  });
-}
-process.on('uncaughtException', (error) => {
-  process.stderr.write(`bench: ${error?.stack ?? error}\n`);
-  cleanup().finally(() => process.exit(1));
-});
-process.on('unhandledRejection', (error) => {
-  process.stderr.write(`bench: ${error?.stack ?? error}\n`);
-  cleanup().finally(() => process.exit(1));
-});
 
 // ---------------------------------------------------------------------------------------------
 // wrk
@@ -127,32 +42,6 @@ process.on('unhandledRejection', (error) => {
 function hasWrk() {
   const r = spawnSync('wrk', ['-v'], { stdio: 'ignore', timeout: 10_000 });
   return !r.error; // wrk -v exits 1 after printing its version; only ENOENT matters
-}
-
-function ensureWrk() {
-  if (hasWrk()) return;
-  process.stdout.write('wrk not found; installing it with apt-get install -y wrk ...\n');
-  const sudo = process.getuid?.() === 0 ? [] : ['sudo', '-n'];
-  const run = (argv) => {
-    const [cmd, ...rest] = [...sudo, ...argv];
-    const r = spawnSync(cmd, rest, {
-      stdio: 'inherit',
-      timeout: 300_000,
-      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-    });
-    return !r.error && r.status === 0;
-  };
-  if (!run(['apt-get', 'install', '-y', 'wrk'])) {
-    process.stdout.write('apt-get install failed; running apt-get update and retrying ...\n');
-    run(['apt-get', 'update']);
-    run(['apt-get', 'install', '-y', 'wrk']);
-  }
-  if (!hasWrk()) {
-    fail(
-      'wrk is required and could not be installed automatically.\n' +
-        '       Install it yourself (Debian/Ubuntu: `sudo apt-get install -y wrk`) and run again.',
-    );
-  }
 }
 
 function wrkVersion() {
@@ -192,7 +81,7 @@ function parseWrk(out) {
   };
 }
 
-const LUA = path.join(tmpDir, 'post.lua');
+const LUA = tmpPath('post.lua');
 writeFileSync(
   LUA,
   [
@@ -203,84 +92,20 @@ writeFileSync(
   ].join('\n'),
 );
 
-function runWrk(url, connections, seconds) {
+async function runWrk(url, connections, seconds) {
   // One wrk thread: the machine may have only 2 cores, both needed by the server under test.
   const argv = ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '5s', '--latency', '-s', LUA, url];
-  return new Promise((resolve, reject) => {
-    const proc = spawn('wrk', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const child = { name: 'wrk', proc, group: false };
-    children.add(child);
-    let out = '';
-    let err = '';
-    proc.stdout.on('data', (d) => (out += d));
-    proc.stderr.on('data', (d) => (err += d));
-    const timer = setTimeout(() => killGroup(child, 'SIGKILL'), (seconds + 20) * 1000);
-    proc.on('error', (e) => {
-      clearTimeout(timer);
-      children.delete(child);
-      reject(e);
-    });
-    proc.on('close', (code, signal) => {
-      clearTimeout(timer);
-      children.delete(child);
-      if (code !== 0) return reject(new Error(`wrk exited ${code ?? signal}: ${err || out}`));
-      try {
-        resolve({ ...parseWrk(out), command: `wrk ${argv.join(' ').replace(LUA, 'post.lua')}`, raw: out });
-      } catch (e) {
-        reject(e);
-      }
-    });
-  });
+  const r = await runTool('wrk', argv, (seconds + 20) * 1000);
+  if (r.code !== 0) throw new Error(`wrk exited ${r.code}: ${r.err || r.out}`);
+  return { ...parseWrk(r.out), command: `wrk ${argv.join(' ').replace(LUA, 'post.lua')}`, raw: r.out };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Servers
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, HOST, () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function startChild(name, argv) {
-  // Own process group, so the whole tree can be signalled and a terminal Ctrl-C is handled by us.
-  const proc = spawn(process.execPath, argv, {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-    env: { ...process.env, NODE_ENV: 'production' },
-  });
-  const child = { name, proc, group: true, log: '' };
-  const keep = (d) => {
-    child.log = (child.log + d).slice(-8000);
-  };
-  proc.stdout.on('data', keep);
-  proc.stderr.on('data', keep);
-  proc.on('error', (e) => keep(`spawn error: ${e.message}\n`));
-  children.add(child);
-  return child;
-}
-
-async function waitReady(child, baseUrl, timeoutMs = 90_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!alive(child)) throw new Error(`${child.name} exited early (${child.proc.exitCode ?? child.proc.signalCode}):\n${child.log}`);
-    try {
-      const res = await fetch(baseUrl + READY_PATH, { signal: AbortSignal.timeout(2000) });
-      if (res.status === 200) break;
-    } catch {
-      /* not listening yet */
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  if (Date.now() >= deadline) throw new Error(`${child.name} not ready after ${timeoutMs / 1000}s:\n${child.log}`);
-  // One real request: the route must answer 200 with outputs, or the numbers mean nothing.
+/** Ready route first, then one real request: the route must answer 200 with outputs, or the numbers mean nothing. */
+async function waitReady(child, baseUrl) {
+  await waitHttpReady(child, baseUrl);
   const res = await fetch(baseUrl + INFER_PATH, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -298,7 +123,7 @@ async function startTarget(target) {
   const httpPort = await freePort();
   let argv;
   if (target.kind === 'bare') {
-    argv = [path.join(HERE, 'bare-fastify.mjs'), '--port', String(httpPort), '--host', HOST];
+    argv = [path.join(BENCH_DIR, 'bare-fastify.mjs'), '--port', String(httpPort), '--host', HOST];
   } else {
     // gRPC / metrics ports are given explicit free ports too, so no fixed port (8081/8082) is
     // needed and two Tessera instances can run side by side.
@@ -320,24 +145,10 @@ async function startTarget(target) {
 // ---------------------------------------------------------------------------------------------
 // Reporting
 
-function gitCommit() {
-  const r = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', timeout: 10_000 });
-  if (r.error || r.status !== 0) return null;
-  const commit = r.stdout.trim();
-  const s = spawnSync('git', ['status', '--porcelain', '--', 'src', 'bin', 'settings'], { cwd: ROOT, encoding: 'utf8', timeout: 10_000 });
-  return !s.error && s.status === 0 && s.stdout.trim() ? `${commit} (+ uncommitted changes in src/bin/settings)` : commit;
-}
-
-function mean(xs) {
-  return xs.reduce((a, b) => a + b, 0) / xs.length;
-}
-
 function summarise(runs) {
   const pick = (k) => mean(runs.map((r) => r[k]));
   return {
-    rps: pick('rps'),
-    rpsMin: Math.min(...runs.map((r) => r.rps)),
-    rpsMax: Math.max(...runs.map((r) => r.rps)),
+    ...rpsSummary(runs),
     p50: pick('p50'),
     p90: pick('p90'),
     p99: pick('p99'),
@@ -348,8 +159,6 @@ function summarise(runs) {
     ),
   };
 }
-
-const fmt = (n, d = 2) => n.toFixed(d);
 
 function scenarioTable(connections, rows, bareRps) {
   const lines = [
@@ -378,17 +187,10 @@ function workersVerdict(connections, w2, w1) {
 // Main
 
 async function main() {
-  ensureWrk();
+  ensureAptTool('wrk', 'wrk', hasWrk);
   const started = new Date();
-  const machine = {
-    cores: os.availableParallelism(),
-    cpu: os.cpus()[0]?.model ?? 'unknown',
-    node: process.version,
-    platform: `${os.type()} ${os.release()} ${os.arch()}`,
-    memoryGiB: Number((os.totalmem() / 2 ** 30).toFixed(1)),
-    wrk: wrkVersion(),
-  };
-  const commit = gitCommit();
+  const machine = { ...machineInfo(), wrk: wrkVersion() };
+  const commit = gitCommit(['src', 'bin', 'settings']);
   const perRun = DURATION * CONNECTIONS.length * 3 * ROUNDS + WARMUP * 3;
   process.stdout.write(
     `Tessera HTTP benchmark (${QUICK ? 'quick' : 'full'}): ${DURATION}s per run, ${ROUNDS} round(s), ` +
@@ -396,12 +198,7 @@ async function main() {
       `Machine: ${machine.cores} cores, ${machine.cpu}, Node ${machine.node}; commit ${commit ?? 'unknown'}\n\n`,
   );
 
-  // Hard upper bound on the whole run, whatever hangs.
-  const hardLimit = setTimeout(() => {
-    process.stderr.write('bench: overall time limit reached, aborting\n');
-    cleanup().finally(() => process.exit(1));
-  }, (perRun * 2 + 300) * 1000);
-  hardLimit.unref();
+  const hardLimit = startHardLimit((perRun * 2 + 300) * 1000);
 
   const targets = [
     { key: 'bare', label: 'bare fastify', kind: 'bare' },
@@ -419,28 +216,19 @@ async function main() {
     await runWrk(t.url, 16, WARMUP);
   }
 
-  const runs = {}; // runs[connections][key] = [result, ...]
-  for (const c of CONNECTIONS) {
-    runs[c] = Object.fromEntries(targets.map((t) => [t.key, []]));
-    for (let round = 0; round < ROUNDS; round++) {
-      // Alternate the order each round (ABC, CBA, ...) so drift on a shared box hits all targets alike.
-      const order = round % 2 === 0 ? targets : [...targets].reverse();
-      for (const t of order) {
-        const r = await runWrk(t.url, c, DURATION);
-        runs[c][t.key].push(r);
-        process.stdout.write(
-          `  c=${String(c).padStart(2)} round ${round + 1} ${t.label.padEnd(13)} ${fmt(r.rps, 0).padStart(6)} req/s` +
-            `  p50 ${fmt(r.p50, 3)}  p90 ${fmt(r.p90, 3)}  p99 ${fmt(r.p99, 3)} ms` +
-            (r.non2xx ? `  non-2xx ${r.non2xx}` : '') +
-            '\n',
-        );
-      }
-    }
-  }
+  // runs[connections][key] = [result, ...]
+  const runs = await measureRounds(CONNECTIONS, targets, ROUNDS, async (t, c, round) => {
+    const r = await runWrk(t.url, c, DURATION);
+    process.stdout.write(
+      `  c=${String(c).padStart(2)} round ${round + 1} ${t.label.padEnd(13)} ${fmt(r.rps, 0).padStart(6)} req/s` +
+        `  p50 ${fmt(r.p50, 3)}  p90 ${fmt(r.p90, 3)}  p99 ${fmt(r.p99, 3)} ms` +
+        (r.non2xx ? `  non-2xx ${r.non2xx}` : '') +
+        '\n',
+    );
+    return r;
+  });
 
-  for (const t of targets) {
-    if (!alive(t.child)) throw new Error(`${t.label} died during the run:\n${t.child.log}`);
-  }
+  assertAlive(targets);
   await cleanup();
 
   // Tables
@@ -453,12 +241,10 @@ async function main() {
     .filter(({ connections }) => connections >= 16)
     .map(({ connections, rows }) => workersVerdict(connections, rows[1].s, rows[2].s));
 
-  const md = [
+  const md = printReport([
     `# Tessera HTTP benchmark — ${started.toISOString()}${QUICK ? ' (quick)' : ''}`,
     '',
-    `- Machine: ${machine.cores} cores (os.availableParallelism), ${machine.cpu}, ${machine.memoryGiB} GiB, ${machine.platform}`,
-    `- Node ${machine.node}; ${machine.wrk}`,
-    `- Commit: ${commit ?? 'unknown (git failed)'}`,
+    ...machineMarkdown(machine, machine.wrk, commit),
     `- Load: \`wrk -t1 -cC -d${DURATION}s --timeout 5s --latency -s post.lua\`, POST ${INFER_PATH}, iris 1×4 FP32 JSON body;` +
       ` ${ROUNDS} round(s) per cell, order alternated each round; values are the mean over rounds.`,
     `- Targets: bare fastify (\`benchmarks/bare-fastify.mjs\`: default JSON parse + fixed reply of ${targets[0].responseBytes} bytes);` +
@@ -469,20 +255,10 @@ async function main() {
     '',
     ...(verdictLines.length ? verdictLines : ['- (no scenario with ≥ 16 connections in this run)']),
     '',
-    'Numbers vary ±10–20 % between runs on a shared box: compare ratios within one run.',
-    '',
-  ].join('\n');
+  ]);
 
-  process.stdout.write('\n' + md);
-
-  const resultsDir = path.join(HERE, 'results');
-  mkdirSync(resultsDir, { recursive: true });
-  const stamp = started.toISOString().replace(/[:]/g, '-').replace(/\.\d+Z$/, 'Z');
-  const base = path.join(resultsDir, stamp);
   const json = {
-    startedAt: started.toISOString(),
-    finishedAt: new Date().toISOString(),
-    mode: QUICK ? 'quick' : 'full',
+    ...runMeta(started, QUICK),
     durationSeconds: DURATION,
     rounds: ROUNDS,
     warmupSeconds: WARMUP,
@@ -513,17 +289,8 @@ async function main() {
         relativeDifference: (rows[1].s.rps - rows[2].s.rps) / rows[2].s.rps,
       })),
   };
-  writeFileSync(`${base}.md`, md);
-  writeFileSync(`${base}.json`, JSON.stringify(json, null, 2) + '\n');
-  process.stdout.write(`\nResults: ${path.relative(ROOT, base)}.md and .json\n`);
+  writeResults('', started, md, json);
   clearTimeout(hardLimit);
 }
 
-main().then(
-  () => process.exit(0),
-  (error) => {
-    // After a signal, the killed wrk makes main() fail too: the signal handler already reports and exits.
-    if (!interrupted) process.stderr.write(`bench: ${error?.stack ?? error}\n`);
-    cleanup().finally(() => process.exit(interrupted ? 130 : 1));
-  },
-);
+runMain(main);

@@ -7,11 +7,12 @@ import type { WorkerPool } from '../workers/pool.js';
 import { AdaptiveBatcher, type RequestOptions } from './batcher.js';
 
 /**
- * Executions in flight per worker: 2 for models that do not batch, so a worker always has the next
- * request at hand when one ends (no idle round trip); 1 for batching models, so requests queue, and
- * merge, as soon as every worker is busy.
+ * Executions in flight per worker: 8 for models that do not batch, so a worker always has the next
+ * request at hand when one ends (iris at 16 connections: 5.9k req/s with 2, 8.6k with 4, 9.9k with
+ * 8, 9.2k with 16, one run); 1 for batching models, so requests queue, and merge, as soon as every
+ * worker is busy.
  */
-const SLOTS_PER_WORKER = { plain: 2, batching: 1 };
+export const SLOTS_PER_WORKER = { plain: 8, batching: 1 };
 
 export class BatchingBackend implements InferenceBackend {
   private readonly batchers = new Map<string, AdaptiveBatcher>();

@@ -42,7 +42,11 @@ export interface QueuePolicy {
 export interface RequestOptions {
   priority?: number;
   timeoutMs?: number;
-  signal?: AbortSignal;
+  /**
+   * The signal that the client went away, made on demand: only a request that has to queue needs
+   * one, and most never queue (creating it and its listeners costs on every request).
+   */
+  cancellation?: () => AbortSignal;
 }
 
 export type RunFn = (spec: ModelSpec, inputs: Tensor[], outputs: string[]) => Promise<Tensor[]>;
@@ -84,7 +88,12 @@ export class AdaptiveBatcher {
 
   submit(inputs: Tensor[], outputs: string[], options: RequestOptions = {}): Promise<Tensor[]> {
     const policy = this.policy;
-    if (options.signal?.aborted) return Promise.reject(new TesseraError('unavailable', 'the client went away'));
+    // Fast path: nothing waiting and a slot free means this request would be dispatched alone at once.
+    if (this.queue.length === 0 && this.inflight < policy.slots) {
+      return this.execute([{ inputs, outputs, rows: 0 }]).then((r) => r[0]);
+    }
+    const signal = options.cancellation?.();
+    if (signal?.aborted) return Promise.reject(new TesseraError('unavailable', 'the client went away'));
     let rows = batchRows(inputs);
     if (policy.maxBatchSize > 1 && (rows < 0 || rows > policy.maxBatchSize)) rows = -1; // runs alone
     if (policy.maxQueueSize > 0 && this.queue.length >= policy.maxQueueSize && this.inflight >= policy.slots) {
@@ -104,7 +113,7 @@ export class AdaptiveBatcher {
         reject,
         cleanup: () => {
           if (timeout !== undefined) clearTimeout(timeout);
-          options.signal?.removeEventListener('abort', onAbort);
+          signal?.removeEventListener('abort', onAbort);
         },
       };
       const leave = (error: TesseraError): void => {
@@ -115,7 +124,7 @@ export class AdaptiveBatcher {
         reject(error);
       };
       const onAbort = (): void => leave(new TesseraError('unavailable', 'the client went away'));
-      options.signal?.addEventListener('abort', onAbort, { once: true });
+      signal?.addEventListener('abort', onAbort, { once: true });
       const timeoutMs = options.timeoutMs ?? policy.queueTimeoutMs;
       if (timeoutMs > 0) {
         timeout = setTimeout(() => leave(unavailable(`request timed out in queue after ${timeoutMs} ms (model ${this.spec.label})`)), timeoutMs);
@@ -170,7 +179,7 @@ export class AdaptiveBatcher {
   }
 
   /** Runs one execution for a group of requests and returns each request's outputs. */
-  private async execute(group: Pending[]): Promise<Tensor[][]> {
+  private async execute(group: Pick<Pending, 'inputs' | 'outputs' | 'rows'>[]): Promise<Tensor[][]> {
     this.inflight++;
     try {
       this.history.push({ requests: group.length, rows: group.reduce((n, p) => n + p.rows, 0) });

@@ -103,14 +103,17 @@ export class DataPlane {
     return entry;
   }
 
-  /** Runs a request; `signal` aborts it while it is still queued (its client went away). */
-  async infer(entry: ModelVersion, request: InferenceRequest, signal?: AbortSignal): Promise<InferenceResponse> {
+  /**
+   * Runs a request. `cancellation` makes, on demand, the signal that its client went away, which
+   * takes it out of the queue if it is still waiting.
+   */
+  async infer(entry: ModelVersion, request: InferenceRequest, cancellation?: () => AbortSignal): Promise<InferenceResponse> {
     validateInputs(entry, request.inputs);
     const outputNames = requestedOutputs(entry, request);
     const spec = entry.spec;
     if (spec === undefined) throw unavailable(`Model ${entry.name} is not ready`);
     const options = schedulingOptions(request.parameters, spec.queue?.priorityLevels ?? 1);
-    if (signal !== undefined) options.signal = signal;
+    if (cancellation !== undefined) options.cancellation = cancellation;
     const outputs = await this.backend.infer(spec, request.inputs, outputNames, options);
     const response: InferenceResponse = { modelName: entry.name, outputs };
     if (entry.version !== '') response.modelVersion = entry.version;

@@ -87,10 +87,10 @@ export function createGrpcServer(options: GrpcOptions): grpc.Server {
     'grpc.http2.max_ping_strikes': k.maxPingStrikes,
   });
 
-  const infer = async (message: ModelInferRequestMessage, signal?: AbortSignal): Promise<ModelInferResponseMessage> => {
+  const infer = async (message: ModelInferRequestMessage, cancellation?: () => AbortSignal): Promise<ModelInferResponseMessage> => {
     const entry = dataplane.servable(message.model_name, message.model_version || undefined);
     const { request, raw } = decodeInferRequest(message);
-    const response = await dataplane.infer(entry, request, signal);
+    const response = await dataplane.infer(entry, request, cancellation);
     return encodeInferResponse(response, raw || options.forceRawOutput);
   };
 
@@ -107,9 +107,13 @@ export function createGrpcServer(options: GrpcOptions): grpc.Server {
     }),
     ModelInfer: unary(logger, (message: ModelInferRequestMessage, call) => {
       // A cancelled call takes its request out of the queue.
-      const cancelled = new AbortController();
-      call.once('cancelled', () => cancelled.abort());
-      return infer(message, cancelled.signal);
+      const cancellation = (): AbortSignal => {
+        const cancelled = new AbortController();
+        if (call.cancelled) cancelled.abort();
+        call.once('cancelled', () => cancelled.abort());
+        return cancelled.signal;
+      };
+      return infer(message, cancellation);
     }),
     ModelStreamInfer: (call: grpc.ServerDuplexStream<ModelInferRequestMessage, unknown>) => {
       // One response per request, in request order; a failure is reported in that response's
@@ -118,7 +122,7 @@ export function createGrpcServer(options: GrpcOptions): grpc.Server {
       const cancelled = new AbortController();
       call.once('cancelled', () => cancelled.abort());
       call.on('data', (message: ModelInferRequestMessage) => {
-        const result = infer(message, cancelled.signal).then(
+        const result = infer(message, () => cancelled.signal).then(
           (response) => ({ error_message: '', infer_response: response }),
           (error: unknown) => ({
             error_message: asTesseraError(error).message,

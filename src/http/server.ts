@@ -138,11 +138,15 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
       const body = splitInferBody(req.body as Buffer | undefined, req.headers[HEADER_LENGTH]);
       const request = body.rawInput !== null ? rawInputRequest(entry, body.rawInput) : decodeInferenceRequest(body.json, body.binary);
       // A client that goes away before the answer takes its request out of the queue.
-      const gone = new AbortController();
-      reply.raw.once('close', () => {
-        if (!reply.raw.writableFinished) gone.abort();
-      });
-      const response = await dataplane.infer(entry, request, gone.signal);
+      const cancellation = (): AbortSignal => {
+        const gone = new AbortController();
+        if (reply.raw.destroyed) gone.abort();
+        reply.raw.once('close', () => {
+          if (!reply.raw.writableFinished) gone.abort();
+        });
+        return gone.signal;
+      };
+      const response = await dataplane.infer(entry, request, cancellation);
       const { json, binary } = encodeInferenceResponseParts(response, binaryOutputs(request, response, body.rawInput !== null));
       if (binary.length === 0) return sendBody(req, reply.code(200).type('application/json'), Buffer.from(json));
       const header = Buffer.from(json);

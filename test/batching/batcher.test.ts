@@ -24,6 +24,15 @@ function occupy(s: RunningServer): Promise<RawResponse> {
   return infer(s, 'slow', `{"inputs":[{"name":"input","shape":[3000,256],"datatype":"FP32","data":[${new Array(3000).fill(row).join(',')}]}]}`);
 }
 
+/** Waits until the occupying request is running on the worker. */
+async function untilBusy(s: RunningServer): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!s.pool.workers().some((w) => w.inflight > 0)) {
+    if (Date.now() > deadline) throw new Error('the worker never got busy');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 const probe = (rows: number, base: number, extra: object = {}): object => ({
   inputs: [{ name: 'INPUT0', shape: [rows, 2], datatype: 'FP32', data: Array.from({ length: rows * 2 }, (_, i) => base + i) }],
   ...extra,
@@ -32,7 +41,7 @@ const probe = (rows: number, base: number, extra: object = {}): object => ({
 t.test('concurrent requests merge, and each gets exactly its own rows', async (t) => {
   const s = await server(t);
   const busy = occupy(s);
-  await new Promise((r) => setTimeout(r, 30));
+  await untilBusy(s);
   const sizes = [1, 2, 3, 1, 4, 2];
   const responses = await Promise.all(sizes.map((rows, i) => infer(s, 'probe', probe(rows, 1000 * (i + 1), { id: `r${i}` }))));
   t.equal((await busy).status, 200);
@@ -66,7 +75,7 @@ t.test('MLServer batching bugs stay fixed', async (t) => {
 
   t.test('#514: requested outputs are honoured per request', async (t) => {
     const busy = occupy(s);
-    await new Promise((r) => setTimeout(r, 30));
+    await untilBusy(s);
     const [a, b, c] = await Promise.all([
       infer(s, 'probe', probe(1, 10, { outputs: [{ name: 'OUTPUT0' }] })),
       infer(s, 'probe', probe(1, 20, { outputs: [{ name: 'BATCH' }] })),
@@ -81,7 +90,7 @@ t.test('MLServer batching bugs stay fixed', async (t) => {
 
   t.test('#903/#1306: requests of different shapes are never merged into one tensor', async (t) => {
     const busy = occupy(s);
-    await new Promise((r) => setTimeout(r, 30));
+    await untilBusy(s);
     const wide = { inputs: [{ name: 'INPUT0', shape: [1, 3], datatype: 'FP32', data: [7, 8, 9] }] };
     const [narrow1, other, narrow2] = await Promise.all([infer(s, 'probe', probe(1, 1)), infer(s, 'probe', wide), infer(s, 'probe', probe(1, 5))]);
     await busy;
@@ -94,7 +103,7 @@ t.test('MLServer batching bugs stay fixed', async (t) => {
 
   t.test('#1541: request parameters are kept per request, not merged', async (t) => {
     const busy = occupy(s);
-    await new Promise((r) => setTimeout(r, 30));
+    await untilBusy(s);
     // The first request takes the free slot alone; the next two queue and share a batch.
     const [, a, b] = await Promise.all([
       infer(s, 'probe', probe(1, 0, { parameters: { tenant: 'first' } })),
@@ -109,7 +118,7 @@ t.test('MLServer batching bugs stay fixed', async (t) => {
 
   t.test('a model returning a wrong batch dimension fails the batch with a clear 500', async (t) => {
     const busy = occupy(s);
-    await new Promise((r) => setTimeout(r, 30));
+    await untilBusy(s);
     const body = (base: number) => ({ inputs: [{ name: 'INPUT0', shape: [1, 4], datatype: 'FP32', data: [base, base + 1, base + 2, base + 3] }] });
     const results = await Promise.all([infer(s, 'one_row', body(0)), infer(s, 'one_row', body(10)), infer(s, 'one_row', body(20))]);
     await busy;

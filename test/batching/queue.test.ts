@@ -8,6 +8,11 @@ import { batchProbeModel, mlpModel } from '../../src/modelgen/examples.js';
 import { infer, startTestServer, tempDir, writeModel, type RawResponse } from '../helpers/server.js';
 import { grpcClients } from '../helpers/grpc.js';
 import type { RunningServer } from '../../src/server.js';
+import { SLOTS_PER_WORKER } from '../../src/batching/backend.js';
+
+/** Execution slots of a model that does not batch, with the one worker these tests use. */
+const SLOTS = SLOTS_PER_WORKER.plain;
+const fill = (s: RunningServer): Promise<RawResponse>[] => Array.from({ length: SLOTS }, () => infer(s, 'probe', probe(1)));
 
 async function server(t: Parameters<typeof tempDir>[0], probeSettings: object): Promise<RunningServer> {
   const root = tempDir(t);
@@ -28,12 +33,21 @@ const probe = (rows: number, extra: object = {}): object => ({
 });
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Waits until the occupying request is running on the worker. */
+async function untilBusy(s: RunningServer): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!s.pool.workers().some((w) => w.inflight > 0)) {
+    if (Date.now() > deadline) throw new Error('the worker never got busy');
+    await settle(5);
+  }
+}
+
 t.test('a full queue answers 503 / UNAVAILABLE at once', async (t) => {
   const s = await server(t, { max_queue_size: 2 });
   const busy = occupy(s);
-  await settle(50);
-  // 2 requests take the model's two execution slots (waiting in the busy worker), 2 fill the queue.
-  const admitted = [1, 2, 3, 4].map(() => infer(s, 'probe', probe(1)));
+  await untilBusy(s);
+  // SLOTS requests take the model's execution slots (waiting in the busy worker), 2 fill the queue.
+  const admitted = [...fill(s), infer(s, 'probe', probe(1)), infer(s, 'probe', probe(1))];
   await settle(50);
   const started = performance.now();
   const refused = await infer(s, 'probe', probe(1));
@@ -48,14 +62,14 @@ t.test('a full queue answers 503 / UNAVAILABLE at once', async (t) => {
     { code: grpc.status.UNAVAILABLE, details: /queue of model probe is full/ },
   );
   t.equal((await busy).status, 200);
-  t.same((await Promise.all(admitted)).map((r) => r.status), [200, 200, 200, 200], 'the admitted ones all ran');
+  t.same([...new Set((await Promise.all(admitted)).map((r) => r.status))], [200], 'the admitted ones all ran');
 });
 
 t.test('queue timeouts: the model default and the request timeout parameter', async (t) => {
   const s = await server(t, { queue_timeout: 0.1 });
   const busy = occupy(s);
-  await settle(50);
-  const slots = [infer(s, 'probe', probe(1)), infer(s, 'probe', probe(1))];
+  await untilBusy(s);
+  const slots = fill(s);
   await settle(20);
   const queued = await infer(s, 'probe', probe(1));
   t.equal(queued.status, 503);
@@ -67,22 +81,22 @@ t.test('queue timeouts: the model default and the request timeout parameter', as
   t.equal(bad.status, 400);
   t.match(bad.json(), { error: /parameter 'timeout' must be a non-negative integer/ });
   await busy;
-  t.same((await Promise.all(slots)).map((r) => r.status), [200, 200]);
+  t.same([...new Set((await Promise.all(slots)).map((r) => r.status))], [200]);
 });
 
 t.test('a high-priority request overtakes queued low-priority ones', async (t) => {
   const s = await server(t, {});
   const busy = occupy(s);
-  await settle(50);
+  await untilBusy(s);
   const order: string[] = [];
   const track = (name: string, p: Promise<RawResponse>) => p.then((r) => (order.push(name), r));
-  const fillers = [track('filler1', infer(s, 'probe', probe(1))), track('filler2', infer(s, 'probe', probe(1)))];
+  const fillers = fill(s).map((p, i) => track(`filler${i}`, p));
   await settle(20);
   const low = [1, 2, 3].map((i) => track(`low${i}`, infer(s, 'probe', probe(1, { parameters: { priority: 2 } }))));
   await settle(20);
   const high = track('high', infer(s, 'probe', probe(1, { parameters: { priority: 1 } })));
   const results = await Promise.all([busy, ...fillers, ...low, high]);
-  t.same(results.map((r) => r.status), new Array(6 + 1).fill(200));
+  t.same([...new Set(results.map((r) => r.status))], [200]);
   t.ok(order.indexOf('high') < order.indexOf('low1'), `order: ${order.join(', ')}`);
   const bad = await infer(s, 'probe', probe(1, { parameters: { priority: 3 } }));
   t.equal(bad.status, 400);
@@ -93,8 +107,8 @@ t.test('a request whose client went away leaves the queue without running', asyn
   const s = await server(t, {});
   const key = s.dataplane.model('probe').spec!.key;
   const busy = occupy(s);
-  await settle(50);
-  const fillers = [infer(s, 'probe', probe(1)), infer(s, 'probe', probe(1))];
+  await untilBusy(s);
+  const fillers = fill(s);
   await settle(20);
   // HTTP: a 5-row request whose client closes the connection while it is queued.
   const req = httpRequest(`${s.url}/v2/models/probe/infer`, { method: 'POST', headers: { 'content-type': 'application/json' } });

@@ -1,0 +1,381 @@
+// Plumbing shared by the benchmark scripts run.mjs (HTTP, wrk) and grpc.mjs (gRPC, h2load): options,
+// child processes and their cleanup, readiness, tool installation, machine/commit info, the rounds
+// loop and results files. What a script measures and how it reports it stays in the script.
+//
+// The child-process helpers keep one registry per benchmark process (module state): call
+// setupCleanup() once, first thing, before anything is spawned.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+// benchmarks/ (helper servers, results/) and the repository root (cwd of Tessera, git commands).
+export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
+export const ROOT = path.resolve(BENCH_DIR, '..');
+// Everything binds to and talks to loopback only, so a run never opens a port to the network.
+export const HOST = '127.0.0.1';
+// Tessera's readiness route, polled before any load is sent.
+const READY_PATH = '/v2/health/ready';
+
+// ---------------------------------------------------------------------------------------------
+// Options and errors
+
+let prefix = 'bench'; // the npm script name, on every message to stderr
+
+// Stops the run with a message that names the script (bench / bench:grpc) it came from.
+function fail(message) {
+  process.stderr.write(`${prefix}: ${message}\n`);
+  process.exit(1);
+}
+
+// --quick / --duration / --rounds / --help mean the same in both scripts (same defaults); each
+// script adds its own options (concurrency levels, ...). Prints the usage and exits on --help.
+export function parseBenchArgs(usage, extraOptions) {
+  const { values: args } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      duration: { type: 'string' },
+      rounds: { type: 'string' },
+      ...extraOptions,
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (args.help) {
+    process.stdout.write(`${usage}\n`);
+    process.exit(0);
+  }
+  const quick = args.quick;
+  return {
+    args,
+    quick,
+    duration: Number(args.duration ?? (quick ? 2 : 10)),
+    rounds: Number(args.rounds ?? (quick ? 1 : 2)),
+    warmup: quick ? 1 : 3,
+  };
+}
+
+// Concurrency levels are given as a comma-separated list (--connections 1,16,64, --streams ...).
+export const parseList = (text) => text.split(',').map(Number);
+
+// Every numeric option is checked before anything starts, so a typo fails at once, not mid-run.
+export function requirePositiveIntegers(pairs) {
+  for (const [name, v] of pairs) {
+    if (!Number.isInteger(v) || v < 1) fail(`--${name} must be a positive integer`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cleanup: every child (servers, load tools, curl) is tracked and killed on the way out.
+
+const children = new Set(); // { name, proc, group, log? }
+let tmpPrefix = 'tessera-bench-';
+let tmpDir = null;
+let cleaning = null;
+let interrupted = false;
+
+// Signals a child, or its whole process group when it was started in one (Tessera's workers die too).
+function killGroup(child, signal) {
+  try {
+    if (child.group) process.kill(-child.proc.pid, signal);
+    else child.proc.kill(signal);
+  } catch {
+    /* already gone */
+  }
+}
+
+// A server that died mid-run makes its numbers meaningless; the scripts check this before reporting.
+export function alive(child) {
+  return child.proc.exitCode === null && child.proc.signalCode === null;
+}
+
+// Throws (with the server's last log lines) if any target's server is gone after the load.
+export function assertAlive(targets, during = 'the run') {
+  for (const t of targets) {
+    if (!alive(t.child)) throw new Error(`${t.label} died during ${during}:\n${t.child.log}`);
+  }
+}
+
+// Path of a file in this run's private temp dir (made on first use, removed on exit): request
+// bodies, h2load logs, ... never collide with another run or stay behind.
+export function tmpPath(name) {
+  tmpDir ??= mkdtempSync(path.join(os.tmpdir(), tmpPrefix));
+  return path.join(tmpDir, name);
+}
+
+function removeTmpDir() {
+  if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });
+}
+
+// SIGTERM, then SIGKILL after a grace period: a server that hangs on shutdown cannot hang the run.
+export async function stopChild(child, graceMs = 8000) {
+  if (!alive(child)) {
+    children.delete(child);
+    return;
+  }
+  const exited = new Promise((resolve) => child.proc.once('exit', resolve));
+  killGroup(child, 'SIGTERM');
+  const timer = new Promise((resolve) => setTimeout(() => resolve('timeout'), graceMs));
+  if ((await Promise.race([exited, timer])) === 'timeout') {
+    killGroup(child, 'SIGKILL');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 2000))]);
+  }
+  children.delete(child);
+}
+
+// Stops every tracked child and removes the temp dir; safe to call from several places at once.
+export function cleanup() {
+  cleaning ??= Promise.all([...children].map((c) => stopChild(c))).finally(removeTmpDir);
+  return cleaning;
+}
+
+// Installs the handlers that kill the children on normal exit, Ctrl-C/SIGTERM/SIGHUP and crashes,
+// and sets the name used in messages. Called once per script, before anything is spawned.
+export function setupCleanup(name, tempDirPrefix) {
+  prefix = name;
+  tmpPrefix = tempDirPrefix;
+  // Last resort if the process exits without awaiting cleanup: synchronous SIGKILL.
+  process.on('exit', () => {
+    for (const child of children) if (alive(child)) killGroup(child, 'SIGKILL');
+    removeTmpDir();
+  });
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.once(signal, () => {
+      interrupted = true;
+      process.stderr.write(`\n${prefix}: ${signal}, stopping child processes...\n`);
+      cleanup().finally(() => process.exit(130));
+    });
+  }
+  process.on('uncaughtException', (error) => {
+    process.stderr.write(`${prefix}: ${error?.stack ?? error}\n`);
+    cleanup().finally(() => process.exit(1));
+  });
+  process.on('unhandledRejection', (error) => {
+    process.stderr.write(`${prefix}: ${error?.stack ?? error}\n`);
+    cleanup().finally(() => process.exit(1));
+  });
+}
+
+// Hard upper bound on the whole run, whatever hangs; clearTimeout() the result when done.
+export function startHardLimit(ms) {
+  const timer = setTimeout(() => {
+    process.stderr.write(`${prefix}: overall time limit reached, aborting\n`);
+    cleanup().finally(() => process.exit(1));
+  }, ms);
+  timer.unref();
+  return timer;
+}
+
+// Runs main() and exits with 0, or 1 after an error (130 after a signal), children stopped first.
+export function runMain(main) {
+  main().then(
+    () => process.exit(0),
+    (error) => {
+      // After a signal, the killed load tool makes main() fail too: the signal handler already reports and exits.
+      if (!interrupted) process.stderr.write(`${prefix}: ${error?.stack ?? error}\n`);
+      cleanup().finally(() => process.exit(interrupted ? 130 : 1));
+    },
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child processes
+
+// Runs a tracked tool (wrk, h2load, curl) to completion with a time limit, so a hung tool is
+// killed and a Ctrl-C stops it; resolves { code, out, err } (code: exit code or signal name).
+export function runTool(cmd, argv, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = { name: cmd, proc, group: false };
+    children.add(child);
+    let out = '';
+    let err = '';
+    proc.stdout.on('data', (d) => (out += d));
+    proc.stderr.on('data', (d) => (err += d));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup(child, 'SIGKILL');
+    }, timeoutMs);
+    proc.on('error', (e) => {
+      clearTimeout(timer);
+      children.delete(child);
+      reject(e);
+    });
+    proc.on('close', (code, signal) => {
+      clearTimeout(timer);
+      children.delete(child);
+      if (timedOut) return reject(new Error(`${cmd} timed out after ${timeoutMs / 1000}s: ${err || out}`));
+      resolve({ code: code ?? signal, out, err });
+    });
+  });
+}
+
+// Servers get ports the OS reports free, so no fixed port is needed and runs can share a machine.
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, HOST, () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+// Starts a tracked Node server (Tessera or a bare baseline) from the repository root, keeping the
+// tail of its output for error messages.
+export function startChild(name, argv) {
+  // Own process group, so the whole tree can be signalled and a terminal Ctrl-C is handled by us.
+  const proc = spawn(process.execPath, argv, {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+    env: { ...process.env, NODE_ENV: 'production' },
+  });
+  const child = { name, proc, group: true, log: '' };
+  const keep = (d) => {
+    child.log = (child.log + d).slice(-8000);
+  };
+  proc.stdout.on('data', keep);
+  proc.stderr.on('data', keep);
+  proc.on('error', (e) => keep(`spawn error: ${e.message}\n`));
+  children.add(child);
+  return child;
+}
+
+// Polls probe() until it is true; fails fast (with the server's log) if the server exits first.
+export async function waitUntil(child, probe, timeoutMs, what) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!alive(child)) throw new Error(`${child.name} exited early (${child.proc.exitCode ?? child.proc.signalCode}):\n${child.log}`);
+    if (await probe().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${child.name}: ${what} not reached after ${timeoutMs / 1000}s:\n${child.log}`);
+}
+
+// Load is sent only once the server answers GET /v2/health/ready with 200 (model loaded).
+export function waitHttpReady(child, baseUrl, timeoutMs = 90_000) {
+  return waitUntil(
+    child,
+    async () => (await fetch(baseUrl + READY_PATH, { signal: AbortSignal.timeout(2000) })).status === 200,
+    timeoutMs,
+    `GET ${READY_PATH} = 200`,
+  );
+}
+
+// The load tools are apt packages; a missing one is installed (retrying after apt-get update) so
+// `npm run bench*` works on a fresh Debian/Ubuntu box, and the run stops with a clear message if not.
+export function ensureAptTool(tool, aptPackage, isInstalled) {
+  if (isInstalled()) return;
+  process.stdout.write(`${tool} not found; installing it with apt-get install -y ${aptPackage} ...\n`);
+  const sudo = process.getuid?.() === 0 ? [] : ['sudo', '-n'];
+  const run = (argv) => {
+    const [cmd, ...rest] = [...sudo, ...argv];
+    const r = spawnSync(cmd, rest, {
+      stdio: 'inherit',
+      timeout: 300_000,
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+    return !r.error && r.status === 0;
+  };
+  if (!run(['apt-get', 'install', '-y', aptPackage])) {
+    process.stdout.write('apt-get install failed; running apt-get update and retrying ...\n');
+    run(['apt-get', 'update']);
+    run(['apt-get', 'install', '-y', aptPackage]);
+  }
+  if (!isInstalled()) {
+    fail(
+      `${tool} is required and could not be installed automatically.\n` +
+        `       Install it yourself (Debian/Ubuntu: \`sudo apt-get install -y ${aptPackage}\`) and run again.`,
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measuring and reporting
+
+// Each (level, target) cell is measured `rounds` times, the target order alternated each round
+// (ABC, CBA, ...) so drift on a shared box hits all targets alike. measure(target, level, round)
+// runs (and prints) one measurement. Returns runs[level][target.key] = [result, ...].
+export async function measureRounds(levels, targets, rounds, measure) {
+  const runs = {};
+  for (const level of levels) {
+    runs[level] = Object.fromEntries(targets.map((t) => [t.key, []]));
+    for (let round = 0; round < rounds; round++) {
+      const order = round % 2 === 0 ? targets : [...targets].reverse();
+      for (const t of order) runs[level][t.key].push(await measure(t, level, round));
+    }
+  }
+  return runs;
+}
+
+export const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length; // over rounds
+// Table numbers; 'n/a' instead of NaN/Infinity (e.g. percentiles of an empty log).
+export const fmt = (n, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
+
+// req/s of a cell over its rounds: mean, plus min and max to show the spread.
+export function rpsSummary(runs) {
+  const rps = runs.map((r) => r.rps);
+  return { rps: mean(rps), rpsMin: Math.min(...rps), rpsMax: Math.max(...rps) };
+}
+
+// The machine the numbers come from, recorded with every result (numbers depend on it).
+export function machineInfo() {
+  return {
+    cores: os.availableParallelism(),
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    node: process.version,
+    platform: `${os.type()} ${os.release()} ${os.arch()}`,
+    memoryGiB: Number((os.totalmem() / 2 ** 30).toFixed(1)),
+  };
+}
+
+// Every report ends with the same caveat (single runs on a shared box are noisy, so only ratios
+// within a run count) and is printed in full before it is written to disk. Returns the markdown.
+export function printReport(lines) {
+  const md = [...lines, 'Numbers vary ±10–20 % between runs on a shared box: compare ratios within one run.', ''].join('\n');
+  process.stdout.write('\n' + md);
+  return md;
+}
+
+// The same three header lines in every results file: machine, Node + load tool, commit.
+export function machineMarkdown(machine, toolVersion, commit) {
+  return [
+    `- Machine: ${machine.cores} cores (os.availableParallelism), ${machine.cpu}, ${machine.memoryGiB} GiB, ${machine.platform}`,
+    `- Node ${machine.node}; ${toolVersion}`,
+    `- Commit: ${commit ?? 'unknown (git failed)'}`,
+  ];
+}
+
+// Short HEAD commit, marked when the given folders (the code under test) have uncommitted changes,
+// so a result can be traced to the code it measured; null when git fails.
+export function gitCommit(folders) {
+  const r = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', timeout: 10_000 });
+  if (r.error || r.status !== 0) return null;
+  const commit = r.stdout.trim();
+  const s = spawnSync('git', ['status', '--porcelain', '--', ...folders], { cwd: ROOT, encoding: 'utf8', timeout: 10_000 });
+  return !s.error && s.status === 0 && s.stdout.trim() ? `${commit} (+ uncommitted changes in ${folders.join('/')})` : commit;
+}
+
+// The fields every results JSON starts with: when the run started and ended, quick or full.
+export function runMeta(started, quick) {
+  return { startedAt: started.toISOString(), finishedAt: new Date().toISOString(), mode: quick ? 'quick' : 'full' };
+}
+
+// Writes benchmarks/results/<namePrefix><start time>.{md,json} and says where; runs never overwrite
+// each other because the start time (to the second) is in the name.
+export function writeResults(namePrefix, started, md, json) {
+  const resultsDir = path.join(BENCH_DIR, 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  const stamp = started.toISOString().replace(/[:]/g, '-').replace(/\.\d+Z$/, 'Z');
+  const base = path.join(resultsDir, `${namePrefix}${stamp}`);
+  writeFileSync(`${base}.md`, md);
+  writeFileSync(`${base}.json`, JSON.stringify(json, null, 2) + '\n');
+  process.stdout.write(`\nResults: ${path.relative(ROOT, base)}.md and .json\n`);
+  return base;
+}
