@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import ort from 'onnxruntime-node';
 import type { Datatype, NumericArray } from '../core/datatypes.js';
 import { invalidArgument } from '../core/errors.js';
-import { bytesElement, bytesFromStrings, isBytesData, type BytesData, type Tensor, type TensorData } from '../core/tensor.js';
+import { bytesElement, bytesFromArrays, bytesFromStrings, isBytesData, type BytesData, type Tensor, type TensorData } from '../core/tensor.js';
 import type { TensorMetadata } from '../core/types.js';
 import type { LoadedModel, ModelSpec, Runtime, RuntimeMetadata, SessionSpec } from './runtime.js';
 
@@ -66,30 +66,55 @@ function metadataOf(values: readonly ort.InferenceSession.ValueMetadata[], skipp
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
- * BYTES elements as JS strings for ORT. onnxruntime-node's string tensors carry UTF-8 text and
- * stop at a NUL byte, so other bytes would be silently altered: refuse them with a clear 400.
+ * How BYTES travel through onnxruntime-node, whose string tensors hold JS strings (passed to ORT as
+ * UTF-8) and stop at a NUL byte:
+ * - 'text': every element of the request is UTF-8 text, decoded as such (string models see text);
+ * - 'latin1': some element is not UTF-8, so every BYTES element of the request is mapped byte for
+ *   byte to Latin-1 code points, and string outputs are read back the same way: arbitrary bytes
+ *   round-trip exactly through models that move strings (identity, gather, ...).
+ * A NUL byte cannot pass either way and is refused with a 400 rather than silently cut.
  */
-function stringsOf(t: Tensor & { data: BytesData }): string[] {
-  const n = t.data.offsets.length - 1;
+type StringMode = 'text' | 'latin1';
+
+function stringModeOf(inputs: readonly Tensor[]): StringMode {
+  for (const t of inputs) {
+    if (!isBytesData(t.data)) continue;
+    const n = t.data.offsets.length - 1;
+    for (let i = 0; i < n; i++) {
+      const element = bytesElement(t.data, i);
+      if (element.includes(0)) {
+        throw invalidArgument(`input '${t.name}': BYTES element ${i} contains a NUL byte, which ONNX Runtime string tensors cannot carry`);
+      }
+      try {
+        strictUtf8.decode(element);
+      } catch {
+        return 'latin1';
+      }
+    }
+  }
+  return 'text';
+}
+
+function stringsOf(data: BytesData, mode: StringMode): string[] {
+  const n = data.offsets.length - 1;
   const out = new Array<string>(n);
   for (let i = 0; i < n; i++) {
-    const element = bytesElement(t.data, i);
-    if (element.includes(0)) {
-      throw invalidArgument(`input '${t.name}': BYTES element ${i} contains a NUL byte, which ONNX Runtime string tensors cannot carry`);
-    }
-    try {
-      out[i] = strictUtf8.decode(element);
-    } catch {
-      throw invalidArgument(`input '${t.name}': BYTES element ${i} is not valid UTF-8, which ONNX Runtime string tensors require`);
-    }
+    const element = bytesElement(data, i);
+    out[i] = mode === 'text' ? strictUtf8.decode(element) : Buffer.from(element.buffer, element.byteOffset, element.byteLength).toString('latin1');
   }
   return out;
 }
 
-function toOrt(t: Tensor): ort.Tensor {
+function bytesOfStrings(strings: string[], mode: StringMode): BytesData {
+  if (mode === 'text') return bytesFromStrings(strings);
+  // A string a model made itself may hold code points above 0xFF: those elements stay UTF-8.
+  return bytesFromArrays(strings.map((s) => (/[^\u0000-\u00ff]/.test(s) ? Buffer.from(s, 'utf8') : Buffer.from(s, 'latin1'))));
+}
+
+function toOrt(t: Tensor, mode: StringMode): ort.Tensor {
   const type = ORT_OF_V2[t.datatype];
   if (type === undefined) throw invalidArgument(`input '${t.name}': datatype ${t.datatype} is not supported by ONNX Runtime`);
-  if (isBytesData(t.data)) return new ort.Tensor('string', stringsOf(t as Tensor & { data: BytesData }), t.shape);
+  if (isBytesData(t.data)) return new ort.Tensor('string', stringsOf(t.data, mode), t.shape);
   return new ort.Tensor(type, t.data as NumericArray as ort.Tensor.DataType, t.shape);
 }
 
@@ -99,11 +124,11 @@ function owned<T extends NumericArray>(a: T): T {
   return a.slice() as T;
 }
 
-function fromOrt(name: string, value: ort.OnnxValue, datatype: Datatype): Tensor {
+function fromOrt(name: string, value: ort.OnnxValue, datatype: Datatype, mode: StringMode): Tensor {
   const tensor = value as ort.Tensor;
   const shape = tensor.dims.map(Number);
   let data: TensorData;
-  if (tensor.type === 'string') data = bytesFromStrings(tensor.data as string[]);
+  if (tensor.type === 'string') data = bytesOfStrings(tensor.data as string[], mode);
   else data = owned(tensor.data as NumericArray);
   return { name, datatype, shape, data };
 }
@@ -118,10 +143,11 @@ class OnnxModel implements LoadedModel {
   }
 
   async run(inputs: readonly Tensor[], outputs: readonly string[]): Promise<Tensor[]> {
+    const mode = stringModeOf(inputs);
     const feeds: Record<string, ort.Tensor> = {};
-    for (const t of inputs) feeds[t.name] = toOrt(t);
+    for (const t of inputs) feeds[t.name] = toOrt(t, mode);
     const result = await this.session.run(feeds, outputs as string[]);
-    return outputs.map((name) => fromOrt(name, result[name], this.outputTypes.get(name)!));
+    return outputs.map((name) => fromOrt(name, result[name], this.outputTypes.get(name)!, mode));
   }
 
   async dispose(): Promise<void> {
