@@ -1,6 +1,7 @@
-// Plumbing shared by the benchmark scripts run.mjs (HTTP, wrk) and grpc.mjs (gRPC, h2load): options,
-// child processes and their cleanup, readiness, tool installation, machine/commit info, the rounds
-// loop and results files. What a script measures and how it reports it stays in the script.
+// Plumbing shared by the benchmark scripts run.mjs (HTTP, wrk), grpc.mjs (gRPC, h2load) and
+// compute.mjs (model compute, wrk): options, child processes and their cleanup, readiness, tool
+// installation, wrk runs and their parsing, machine/commit info, the rounds loop and results files.
+// What a script measures and how it reports it stays in the script.
 //
 // The child-process helpers keep one registry per benchmark process (module state): call
 // setupCleanup() once, first thing, before anything is spawned.
@@ -297,6 +298,62 @@ export function ensureAptTool(tool, aptPackage, isInstalled) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// wrk (run.mjs, compute.mjs): the HTTP load tool
+
+export function hasWrk() {
+  const r = spawnSync('wrk', ['-v'], { stdio: 'ignore', timeout: 10_000 });
+  return !r.error; // wrk -v exits 1 after printing its version; only ENOENT matters
+}
+
+export function wrkVersion() {
+  const r = spawnSync('wrk', ['-v'], { encoding: 'utf8', timeout: 10_000 });
+  return ((r.stdout ?? '') + (r.stderr ?? '')).split('\n')[0].trim();
+}
+
+const UNIT_MS = { us: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+function toMs(text) {
+  const m = /^([\d.]+)(us|ms|s|m|h)$/.exec(text.trim());
+  if (!m) throw new Error(`cannot parse wrk latency "${text}"`);
+  return Number(m[1]) * UNIT_MS[m[2]];
+}
+
+/** Parses wrk --latency output. Exported shape: rps, p50/p75/p90/p99 (ms), requests, errors. */
+export function parseWrk(out) {
+  const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
+  if (!rps) throw new Error(`wrk output has no Requests/sec line:\n${out}`);
+  const pct = {};
+  for (const m of out.matchAll(/^\s+(50|75|90|99)(?:\.000)?%\s+(\S+)/gm)) pct[m[1]] = toMs(m[2]);
+  for (const p of ['50', '90', '99']) if (pct[p] === undefined) throw new Error(`wrk output lacks p${p}:\n${out}`);
+  const total = /(\d+) requests in ([\d.]+\w+)/.exec(out);
+  const non2xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(out);
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  return {
+    rps: Number(rps[1]),
+    p50: pct['50'],
+    p75: pct['75'] ?? null,
+    p90: pct['90'],
+    p99: pct['99'],
+    requests: total ? Number(total[1]) : null,
+    non2xx: non2xx ? Number(non2xx[1]) : 0,
+    socketErrors: sock
+      ? { connect: Number(sock[1]), read: Number(sock[2]), write: Number(sock[3]), timeout: Number(sock[4]) }
+      : null,
+  };
+}
+
+// One wrk run against url: GET without a script, else whatever the Lua script sets (method, body).
+// Resolves the parsed numbers plus the command (script shown by file name) and wrk's raw output.
+export async function runWrk(url, connections, seconds, script = null) {
+  // One wrk thread: the machine may have only 2 cores, both needed by the server under test.
+  const argv = ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '5s', '--latency', ...(script ? ['-s', script] : []), url];
+  const r = await runTool('wrk', argv, (seconds + 20) * 1000);
+  if (r.code !== 0) throw new Error(`wrk exited ${r.code}: ${r.err || r.out}`);
+  const command = `wrk ${argv.join(' ')}`;
+  return { ...parseWrk(r.out), command: script ? command.replace(script, path.basename(script)) : command, raw: r.out };
+}
+
+// ---------------------------------------------------------------------------------------------
 // Measuring and reporting
 
 // Each (level, target) cell is measured `rounds` times, the target order alternated each round
@@ -322,6 +379,23 @@ export const fmt = (n, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
 export function rpsSummary(runs) {
   const rps = runs.map((r) => r.rps);
   return { rps: mean(rps), rpsMin: Math.min(...rps), rpsMax: Math.max(...rps) };
+}
+
+// A wrk cell over its rounds: req/s (mean, min, max), mean p50/p90/p99, and the summed non-2xx
+// responses and socket errors (flagged in the tables: such a cell's numbers are suspect).
+export function wrkSummary(runs) {
+  const pick = (k) => mean(runs.map((r) => r[k]));
+  return {
+    ...rpsSummary(runs),
+    p50: pick('p50'),
+    p90: pick('p90'),
+    p99: pick('p99'),
+    non2xx: runs.reduce((a, r) => a + r.non2xx, 0),
+    socketErrors: runs.reduce(
+      (a, r) => a + (r.socketErrors ? Object.values(r.socketErrors).reduce((x, y) => x + y, 0) : 0),
+      0,
+    ),
+  };
 }
 
 // The machine the numbers come from, recorded with every result (numbers depend on it).

@@ -8,14 +8,13 @@
 //
 // Everything binds to and talks to 127.0.0.1 only. Child servers are killed at the end, on
 // SIGINT/SIGTERM and on any error. Results land in benchmarks/results/<timestamp>.{md,json}.
-import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
-  BENCH_DIR, HOST, ROOT, assertAlive, cleanup, ensureAptTool, fmt, freePort, gitCommit, machineInfo,
-  machineMarkdown, measureRounds, mean, parseBenchArgs, parseList, printReport, requirePositiveIntegers,
-  rpsSummary, runMain, runMeta, runTool, setupCleanup, startChild, startHardLimit, tmpPath, waitHttpReady,
-  writeResults,
+  BENCH_DIR, HOST, ROOT, assertAlive, cleanup, ensureAptTool, fmt, freePort, gitCommit, hasWrk, machineInfo,
+  machineMarkdown, measureRounds, parseBenchArgs, parseList, printReport, requirePositiveIntegers,
+  runMain, runMeta, runWrk, setupCleanup, startChild, startHardLimit, tmpPath, waitHttpReady, wrkSummary,
+  wrkVersion, writeResults,
 } from './lib.mjs';
 
 const INFER_PATH = '/v2/models/iris/infer';
@@ -37,49 +36,7 @@ requirePositiveIntegers([['duration', DURATION], ['rounds', ROUNDS], ...CONNECTI
 // at 16 and 64 connections; measuring w=1 at every level costs little and fills the table.
 
 // ---------------------------------------------------------------------------------------------
-// wrk
-
-function hasWrk() {
-  const r = spawnSync('wrk', ['-v'], { stdio: 'ignore', timeout: 10_000 });
-  return !r.error; // wrk -v exits 1 after printing its version; only ENOENT matters
-}
-
-function wrkVersion() {
-  const r = spawnSync('wrk', ['-v'], { encoding: 'utf8', timeout: 10_000 });
-  return ((r.stdout ?? '') + (r.stderr ?? '')).split('\n')[0].trim();
-}
-
-const UNIT_MS = { us: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-function toMs(text) {
-  const m = /^([\d.]+)(us|ms|s|m|h)$/.exec(text.trim());
-  if (!m) throw new Error(`cannot parse wrk latency "${text}"`);
-  return Number(m[1]) * UNIT_MS[m[2]];
-}
-
-/** Parses wrk --latency output. Exported shape: rps, p50/p75/p90/p99 (ms), requests, errors. */
-function parseWrk(out) {
-  const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
-  if (!rps) throw new Error(`wrk output has no Requests/sec line:\n${out}`);
-  const pct = {};
-  for (const m of out.matchAll(/^\s+(50|75|90|99)(?:\.000)?%\s+(\S+)/gm)) pct[m[1]] = toMs(m[2]);
-  for (const p of ['50', '90', '99']) if (pct[p] === undefined) throw new Error(`wrk output lacks p${p}:\n${out}`);
-  const total = /(\d+) requests in ([\d.]+\w+)/.exec(out);
-  const non2xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(out);
-  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  return {
-    rps: Number(rps[1]),
-    p50: pct['50'],
-    p75: pct['75'] ?? null,
-    p90: pct['90'],
-    p99: pct['99'],
-    requests: total ? Number(total[1]) : null,
-    non2xx: non2xx ? Number(non2xx[1]) : 0,
-    socketErrors: sock
-      ? { connect: Number(sock[1]), read: Number(sock[2]), write: Number(sock[3]), timeout: Number(sock[4]) }
-      : null,
-  };
-}
+// wrk request body (the wrk helpers live in lib.mjs)
 
 const LUA = tmpPath('post.lua');
 writeFileSync(
@@ -91,14 +48,6 @@ writeFileSync(
     '',
   ].join('\n'),
 );
-
-async function runWrk(url, connections, seconds) {
-  // One wrk thread: the machine may have only 2 cores, both needed by the server under test.
-  const argv = ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '5s', '--latency', '-s', LUA, url];
-  const r = await runTool('wrk', argv, (seconds + 20) * 1000);
-  if (r.code !== 0) throw new Error(`wrk exited ${r.code}: ${r.err || r.out}`);
-  return { ...parseWrk(r.out), command: `wrk ${argv.join(' ').replace(LUA, 'post.lua')}`, raw: r.out };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Servers
@@ -144,21 +93,6 @@ async function startTarget(target) {
 
 // ---------------------------------------------------------------------------------------------
 // Reporting
-
-function summarise(runs) {
-  const pick = (k) => mean(runs.map((r) => r[k]));
-  return {
-    ...rpsSummary(runs),
-    p50: pick('p50'),
-    p90: pick('p90'),
-    p99: pick('p99'),
-    non2xx: runs.reduce((a, r) => a + r.non2xx, 0),
-    socketErrors: runs.reduce(
-      (a, r) => a + (r.socketErrors ? Object.values(r.socketErrors).reduce((x, y) => x + y, 0) : 0),
-      0,
-    ),
-  };
-}
 
 function scenarioTable(connections, rows, bareRps) {
   const lines = [
@@ -213,12 +147,12 @@ async function main() {
   }
   for (const t of targets) {
     process.stdout.write(`warm-up ${t.label} (${WARMUP}s, 16 connections)\n`);
-    await runWrk(t.url, 16, WARMUP);
+    await runWrk(t.url, 16, WARMUP, LUA);
   }
 
   // runs[connections][key] = [result, ...]
   const runs = await measureRounds(CONNECTIONS, targets, ROUNDS, async (t, c, round) => {
-    const r = await runWrk(t.url, c, DURATION);
+    const r = await runWrk(t.url, c, DURATION, LUA);
     process.stdout.write(
       `  c=${String(c).padStart(2)} round ${round + 1} ${t.label.padEnd(13)} ${fmt(r.rps, 0).padStart(6)} req/s` +
         `  p50 ${fmt(r.p50, 3)}  p90 ${fmt(r.p90, 3)}  p99 ${fmt(r.p99, 3)} ms` +
@@ -233,7 +167,7 @@ async function main() {
 
   // Tables
   const scenarios = CONNECTIONS.map((c) => {
-    const rows = targets.map((t) => ({ key: t.key, label: t.label, s: summarise(runs[c][t.key]) }));
+    const rows = targets.map((t) => ({ key: t.key, label: t.label, s: wrkSummary(runs[c][t.key]) }));
     return { connections: c, rows };
   });
   const tables = scenarios.map(({ connections, rows }) => scenarioTable(connections, rows, rows[0].s.rps));
