@@ -1,0 +1,427 @@
+#!/usr/bin/env node
+// Compute benchmark: how close Tessera gets to what ONNX Runtime itself can do with the 4.7M-weight
+// `mlp` model (256-2048-2048-10), what adaptive batching buys, how the readiness route behaves while
+// the workers are saturated, and how long start-up takes.
+//
+//   1. Raw ORT: benchmarks/raw-ort.mjs in a child process, session.run in a tight loop at batch
+//      1, 8, 32, 128 (intraOpNumThreads = cores, no spinning). Best rows/s = "raw ORT best".
+//   2. Tessera over HTTP (wrk, one 1×256 row per request) against two copies of mlp in a temp
+//      repository: mlp_batch (max_batch_size 128, max_batch_time 2 ms) and mlp_plain (no batching).
+//   3. GET /v2/health/ready latency (wrk -c1) idle, and while wrk -c64 drives mlp_plain.
+//   4. Start-up: spawn Tessera on the bundled settings/ folder, time to the first 200 of the ready route.
+//
+//   npm run bench:compute                  full run (3 s per batch size, 10 s per wrk run, 2 rounds, 3 start-ups)
+//   npm run bench:compute -- --quick       smoke run (1 s per batch size, 2 s per wrk run, 1 round, 1 start-up)
+//   npm run bench:compute -- --duration 5 --rounds 3 --connections 1,32,64 --workers 1 --raw-seconds 2 --startup-runs 5
+//
+// Everything binds to and talks to 127.0.0.1 only. Child processes are killed at the end, on
+// SIGINT/SIGTERM and on any error. Results land in benchmarks/results/compute-<timestamp>.{md,json}.
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  BENCH_DIR, HOST, ROOT, alive, assertAlive, cleanup, ensureAptTool, fmt, freePort, gitCommit, hasWrk,
+  machineInfo, machineMarkdown, measureRounds, parseBenchArgs, parseList, printReport,
+  requirePositiveIntegers, runMain, runMeta, runTool, runWrk, setupCleanup, startChild, startHardLimit,
+  stopChild, tmpPath, waitHttpReady, wrkSummary, wrkVersion, writeResults,
+} from './lib.mjs';
+
+const MODEL_FILE = path.join(ROOT, 'settings', 'models', 'mlp', 'model.onnx');
+const FEATURES = 256; // mlp: input `input` FP32 [-1, 256], output `logits` FP32 [-1, 10]
+const OUTPUTS = 10;
+const RAW_BATCHES = [1, 8, 32, 128];
+const MODELS = [
+  { key: 'batch', label: 'mlp_batch (batching on)', settings: { name: 'mlp_batch', max_batch_size: 128, max_batch_time: 0.002 } },
+  { key: 'plain', label: 'mlp_plain (batching off)', settings: { name: 'mlp_plain' } },
+];
+const READY_PATH = '/v2/health/ready';
+const BODY = JSON.stringify({ inputs: [{ name: 'input', shape: [1, FEATURES], datatype: 'FP32', data: Array(FEATURES).fill(0.5) }] });
+const SATURATE_CONNECTIONS = 64; // wrk on mlp_plain while the ready route is measured
+const HEALTH_SECONDS = 5; // wrk -c1 on the ready route under load
+const IDLE_HEALTH_SECONDS = 2; // the same on the idle server, for comparison
+const STARTUP_POLL_MS = 20;
+const STARTUP_TIMEOUT_MS = 90_000;
+
+// Every child (raw-ort, servers, wrk) is tracked and killed on the way out.
+setupCleanup('bench:compute', 'tessera-bench-compute-');
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+const { args, quick: QUICK, duration: DURATION, rounds: ROUNDS, warmup: WARMUP } = parseBenchArgs(
+  'Usage: npm run bench:compute [-- --quick] [--duration SEC] [--rounds N] [--connections 1,32,64]\n' +
+    '         [--workers N] [--raw-seconds SEC] [--startup-runs N]\n' +
+    '  --workers       Tessera inference workers (default: Tessera\'s default, cores - 1, at least 1)\n' +
+    '  --raw-seconds   raw ORT loop per batch size (default 3, quick 1)\n' +
+    '  --startup-runs  start-up timings on the bundled settings/ (default 3, quick 1)',
+  { connections: { type: 'string' }, workers: { type: 'string' }, 'raw-seconds': { type: 'string' }, 'startup-runs': { type: 'string' } },
+);
+const CORES = machineInfo().cores;
+const CONNECTIONS = parseList(args.connections ?? '1,32,64');
+const WORKERS = Number(args.workers ?? Math.max(1, CORES - 1)); // Tessera's own default, passed explicitly
+const RAW_SECONDS = Number(args['raw-seconds'] ?? (QUICK ? 1 : 3));
+const STARTUP_RUNS = Number(args['startup-runs'] ?? (QUICK ? 1 : 3));
+const HEALTH_LEAD = QUICK ? 1 : 2; // seconds of -c64 load before the ready route is measured
+requirePositiveIntegers([
+  ['duration', DURATION], ['rounds', ROUNDS], ['workers', WORKERS], ['raw-seconds', RAW_SECONDS],
+  ['startup-runs', STARTUP_RUNS], ...CONNECTIONS.map((c) => ['connections', c]),
+]);
+// Tessera gives each worker floor(cores / workers) ORT intra-op threads.
+const INTRA_OP = Math.max(1, Math.floor(CORES / WORKERS));
+
+// wrk request: one 1×256 row. A long bracket ([==[ ... ]==]) holds the JSON, which has brackets in it.
+const LUA = tmpPath('mlp.lua');
+writeFileSync(
+  LUA,
+  ['wrk.method = "POST"', 'wrk.headers["Content-Type"] = "application/json"', `wrk.body = [==[${BODY}]==]`, ''].join('\n'),
+);
+
+// ---------------------------------------------------------------------------------------------
+// 1. Raw ONNX Runtime
+
+async function runRawOrt() {
+  const argv = [
+    path.join(BENCH_DIR, 'raw-ort.mjs'), '--model', MODEL_FILE, '--threads', String(CORES),
+    '--batches', RAW_BATCHES.join(','), '--seconds', String(RAW_SECONDS),
+  ];
+  const r = await runTool(process.execPath, argv, (RAW_BATCHES.length * (RAW_SECONDS + 2) + 60) * 1000);
+  if (r.code !== 0) throw new Error(`raw-ort.mjs exited ${r.code}: ${r.err || r.out}`);
+  const lines = r.out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+  const [info, ...batches] = lines;
+  if (!info || batches.length !== RAW_BATCHES.length) throw new Error(`raw-ort.mjs: unexpected output:\n${r.out}\n${r.err}`);
+  if (info.input !== 'input' || info.output !== 'logits' || info.features !== FEATURES) {
+    throw new Error(`raw-ort.mjs: ${MODEL_FILE} is not the expected mlp (input/logits, ${FEATURES} features): ${JSON.stringify(info)}`);
+  }
+  const best = batches.reduce((a, b) => (b.rowsPerSec > a.rowsPerSec ? b : a));
+  return { info, batches, best };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Tessera on a temp repository with mlp_batch and mlp_plain
+
+function makeRepository() {
+  const repo = tmpPath('repository');
+  for (const m of MODELS) {
+    const dir = path.join(repo, m.settings.name);
+    mkdirSync(dir, { recursive: true });
+    copyFileSync(MODEL_FILE, path.join(dir, 'model.onnx'));
+    writeFileSync(path.join(dir, 'model-settings.json'), JSON.stringify(m.settings) + '\n');
+  }
+  return repo;
+}
+
+async function tesseraArgv(folder) {
+  // gRPC / metrics ports are free ports too, so no fixed port (8081/8082) is needed.
+  const [httpPort, grpcPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
+  const argv = [
+    path.join(ROOT, 'bin', 'tessera.mjs'), 'start', folder,
+    '--http-port', String(httpPort), '--grpc-port', String(grpcPort), '--metrics-port', String(metricsPort),
+    '--host', HOST, '--workers', String(WORKERS), '--log-level', 'warn',
+  ];
+  return { argv, base: `http://${HOST}:${httpPort}` };
+}
+
+/** One real request per model: 200 with a [1, 10] `logits` output, or the numbers mean nothing. */
+async function checkModel(child, url) {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: BODY,
+    signal: AbortSignal.timeout(30_000),
+  });
+  const text = await res.text();
+  const out = res.status === 200 ? JSON.parse(text).outputs?.[0] : null;
+  if (out?.name !== 'logits' || JSON.stringify(out.shape) !== JSON.stringify([1, OUTPUTS])) {
+    throw new Error(`${child.name}: ${url} answered ${res.status}: ${text.slice(0, 500)}`);
+  }
+}
+
+async function startServer(repo) {
+  const { argv, base } = await tesseraArgv(repo);
+  const child = startChild(`tessera w=${WORKERS}`, argv);
+  await waitHttpReady(child, base);
+  const targets = MODELS.map((m) => ({ ...m, child, url: `${base}/v2/models/${m.settings.name}/infer` }));
+  for (const t of targets) await checkModel(child, t.url);
+  return { child, base, targets };
+}
+
+const flagged = (s) => (s.non2xx || s.socketErrors ? ` ⚠ ${s.non2xx} non-2xx, ${s.socketErrors} socket errors` : '');
+
+function printWrk(what, r) {
+  process.stdout.write(
+    `  ${what} ${fmt(r.rps, 0).padStart(6)} req/s  p50 ${fmt(r.p50, 3)}  p90 ${fmt(r.p90, 3)}  p99 ${fmt(r.p99, 3)} ms` +
+      (r.non2xx ? `  non-2xx ${r.non2xx}` : '') +
+      '\n',
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Readiness route under saturation
+
+async function measureHealth(server) {
+  const readyUrl = server.base + READY_PATH;
+  const idle = await runWrk(readyUrl, 1, IDLE_HEALTH_SECONDS);
+  printWrk(`ready route, idle server         `, idle);
+  const plain = server.targets.find((t) => t.key === 'plain');
+  // The load runs for the lead-in, the measurement and a 1 s tail, so it covers the whole measurement.
+  const load = runWrk(plain.url, SATURATE_CONNECTIONS, HEALTH_LEAD + HEALTH_SECONDS + 1, LUA);
+  load.catch(() => {}); // awaited below; avoids an unhandled rejection while the ready route is measured
+  await sleep(HEALTH_LEAD * 1000);
+  const busy = await runWrk(readyUrl, 1, HEALTH_SECONDS);
+  const background = await load;
+  printWrk(`ready route, mlp_plain under -c${SATURATE_CONNECTIONS}`, busy);
+  printWrk(`  (the -c${SATURATE_CONNECTIONS} load on mlp_plain meanwhile)`, background);
+  const strip = ({ raw, ...r }) => r;
+  return { idle: strip(idle), busy: strip(busy), background: strip(background) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Start-up time
+
+/** Spawns Tessera on the bundled settings/, polls the ready route every 20 ms; ms from spawn to the first 200. */
+async function timeStartup(run) {
+  const { argv, base } = await tesseraArgv(path.join(ROOT, 'settings'));
+  const url = base + READY_PATH;
+  const t0 = performance.now();
+  const child = startChild(`tessera start #${run}`, argv);
+  try {
+    let polls = 0;
+    for (;;) {
+      if (!alive(child)) throw new Error(`${child.name} exited early (${child.proc.exitCode ?? child.proc.signalCode}):\n${child.log}`);
+      polls++;
+      const ok = await fetch(url, { signal: AbortSignal.timeout(1000) }).then(
+        async (res) => {
+          await res.arrayBuffer();
+          return res.status === 200;
+        },
+        () => false,
+      );
+      const elapsed = performance.now() - t0;
+      if (ok) return { ms: elapsed, polls };
+      if (elapsed > STARTUP_TIMEOUT_MS) throw new Error(`${child.name}: not ready after ${STARTUP_TIMEOUT_MS / 1000}s:\n${child.log}`);
+      await sleep(STARTUP_POLL_MS * (Math.floor(elapsed / STARTUP_POLL_MS) + 1) - elapsed); // next 20 ms tick
+    }
+  } finally {
+    await stopChild(child);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reporting
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const signedPct = (x) => (Number.isFinite(x) ? `${x >= 0 ? '+' : '-'}${fmt(Math.abs(x) * 100, 1)} %` : 'n/a');
+
+function rawTable(raw) {
+  return [
+    '| batch | runs | rows/s | p50 ms/run | p99 ms/run |',
+    '|---:|---:|---:|---:|---:|',
+    ...raw.batches.map(
+      (b) => `| ${b.batch} | ${b.runs} | ${fmt(b.rowsPerSec, 0)} | ${fmt(b.p50Ms, 3)} | ${fmt(b.p99Ms, 3)} |`,
+    ),
+  ].join('\n');
+}
+
+function httpTable(cells, rawBest) {
+  const lines = [
+    '| connections | model | rows/s (= req/s) | p50 ms | p90 ms | p99 ms | ÷ raw ORT best |',
+    '|---:|---|---:|---:|---:|---:|---:|',
+  ];
+  for (const { connections, rows } of cells) {
+    for (const { label, s } of rows) {
+      lines.push(
+        `| ${connections} | ${label}${flagged(s)} | ${fmt(s.rps, 0)} | ${fmt(s.p50, 3)} | ${fmt(s.p90, 3)} | ${fmt(s.p99, 3)} | ${fmt(s.rps / rawBest)} |`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+async function main() {
+  ensureAptTool('wrk', 'wrk', hasWrk);
+  if (!existsSync(MODEL_FILE)) {
+    process.stdout.write(`${path.relative(ROOT, MODEL_FILE)} missing; generating the bundled models ...\n`);
+    spawnSync('npx', ['tsx', 'src/modelgen/cli.ts', '--if-missing'], { cwd: ROOT, stdio: 'inherit', timeout: 300_000 });
+    if (!existsSync(MODEL_FILE)) throw new Error(`${MODEL_FILE} is missing (run \`npx tsx src/modelgen/cli.ts --if-missing\`)`);
+  }
+  const started = new Date();
+  const machine = { ...machineInfo(), wrk: wrkVersion() };
+  const commit = gitCommit(['src', 'bin', 'settings']);
+  const loadSeconds =
+    RAW_BATCHES.length * (RAW_SECONDS + 0.5) +
+    WARMUP * MODELS.length + DURATION * CONNECTIONS.length * MODELS.length * ROUNDS +
+    IDLE_HEALTH_SECONDS + HEALTH_LEAD + HEALTH_SECONDS + 1;
+  const hardLimit = startHardLimit((loadSeconds * 2 + 120 + STARTUP_RUNS * 60) * 1000);
+  process.stdout.write(
+    `Tessera compute benchmark (${QUICK ? 'quick' : 'full'}): raw ORT ${RAW_SECONDS}s per batch size; wrk ${DURATION}s per run, ` +
+      `${ROUNDS} round(s), connections ${CONNECTIONS.join(',')}; ${STARTUP_RUNS} start-up(s); about ` +
+      `${Math.ceil(loadSeconds / 60)} min of load plus start-ups.\n` +
+      `Machine: ${machine.cores} cores, ${machine.cpu}, Node ${machine.node}; commit ${commit ?? 'unknown'}\n` +
+      `Tessera: --workers ${WORKERS} (${INTRA_OP} ORT intra-op thread(s) each)\n\n`,
+  );
+
+  // 1. Raw ORT, with nothing else of ours running.
+  process.stdout.write(`1. raw ORT (${CORES} intra-op threads, ${RAW_SECONDS}s per batch size) ...\n`);
+  const raw = await runRawOrt();
+  for (const b of raw.batches) {
+    process.stdout.write(`  batch ${String(b.batch).padStart(3)}  ${fmt(b.rowsPerSec, 0).padStart(7)} rows/s  p50 ${fmt(b.p50Ms, 3)} ms/run\n`);
+  }
+  const rawBest = raw.best.rowsPerSec;
+
+  // 2. Tessera over HTTP.
+  process.stdout.write(`\n2. Tessera mlp over HTTP: starting on a temp repository (mlp_batch, mlp_plain) ... `);
+  const server = await startServer(makeRepository());
+  process.stdout.write(`ready (${server.base})\n`);
+  for (const t of server.targets) {
+    process.stdout.write(`  warm-up ${t.settings.name} (${WARMUP}s, 32 connections)\n`);
+    await runWrk(t.url, 32, WARMUP, LUA);
+  }
+  const runs = await measureRounds(CONNECTIONS, server.targets, ROUNDS, async (t, c, round) => {
+    const r = await runWrk(t.url, c, DURATION, LUA);
+    printWrk(`c=${String(c).padStart(2)} round ${round + 1} ${t.settings.name.padEnd(9)}`, r);
+    return r;
+  });
+  assertAlive(server.targets, 'the HTTP runs');
+
+  // 3. Ready route while the worker(s) are saturated.
+  process.stdout.write(`\n3. ${READY_PATH} latency (wrk -c1), idle and while wrk -c${SATURATE_CONNECTIONS} drives mlp_plain\n`);
+  const health = await measureHealth(server);
+  assertAlive(server.targets, 'the readiness runs');
+  await stopChild(server.child);
+
+  // 4. Start-up, with no other server running.
+  process.stdout.write(`\n4. start-up on the bundled settings/ (${STARTUP_RUNS} run(s))\n`);
+  const startups = [];
+  for (let i = 1; i <= STARTUP_RUNS; i++) {
+    const s = await timeStartup(i);
+    process.stdout.write(`  run ${i}: ready after ${fmt(s.ms, 0)} ms (${s.polls} polls)\n`);
+    startups.push(s);
+  }
+  await cleanup();
+
+  // Summary numbers
+  const cells = CONNECTIONS.map((c) => ({
+    connections: c,
+    rows: server.targets.map((t) => ({ key: t.key, label: t.label, s: wrkSummary(runs[c][t.key]) })),
+  }));
+  const cell = (c, key) => cells.find((x) => x.connections === c)?.rows.find((r) => r.key === key)?.s;
+  const batchVsRaw = Object.fromEntries([32, 64].map((c) => [c, (cell(c, 'batch')?.rps ?? NaN) / rawBest]));
+  const onOff64 = (cell(64, 'batch')?.rps ?? NaN) / (cell(64, 'plain')?.rps ?? NaN);
+  const p50On1 = cell(1, 'batch')?.p50 ?? NaN;
+  const p50Off1 = cell(1, 'plain')?.p50 ?? NaN;
+  const p50Delta1 = (p50On1 - p50Off1) / p50Off1;
+  const startupMs = startups.map((s) => s.ms);
+
+  const md = printReport([
+    `# Tessera compute benchmark — ${started.toISOString()}${QUICK ? ' (quick)' : ''}`,
+    '',
+    ...machineMarkdown(machine, `${machine.wrk}; onnxruntime-node ${raw.info.ort}`, commit),
+    `- Model: bundled \`mlp\` (256-2048-2048-10, 4.7M weights), input 1×256 FP32 per row. Tessera \`--workers ${WORKERS}\`` +
+      ` (${INTRA_OP} ORT intra-op thread(s) per worker, no spinning). All on ${HOST}.`,
+    '',
+    `## 1. Raw ONNX Runtime (no server)`,
+    '',
+    `\`raw-ort.mjs\`: one InferenceSession (intraOpNumThreads ${CORES}, allow_spinning 0), \`session.run\` in a loop` +
+      ` for ${RAW_SECONDS}s per batch size after a warm-up.`,
+    '',
+    rawTable(raw),
+    '',
+    `**Raw ORT best throughput: ${fmt(rawBest, 0)} rows/s** (batch ${raw.best.batch}).`,
+    '',
+    `## 2. Tessera mlp over HTTP`,
+    '',
+    `\`wrk -t1 -cC -d${DURATION}s --timeout 5s --latency -s mlp.lua\`, one 1×256 row per request (rows/s = req/s);` +
+      ` mlp_batch: \`max_batch_size\` 128, \`max_batch_time\` 0.002 s; mlp_plain: no batching. ${WARMUP}s warm-up per model;` +
+      ` ${ROUNDS} round(s) per cell, order alternated each round; values are the mean over rounds.`,
+    '',
+    httpTable(cells, rawBest),
+    '',
+    '| comparison | value |',
+    '|---|---:|',
+    `| batching on ÷ raw ORT best, 32 connections | ${fmt(batchVsRaw[32])} |`,
+    `| batching on ÷ raw ORT best, 64 connections | ${fmt(batchVsRaw[64])} |`,
+    `| batching on ÷ off, 64 connections (rows/s) | ${fmt(onOff64)}× |`,
+    `| p50 latency batching on vs off, 1 connection | ${signedPct(p50Delta1)} (${fmt(p50On1, 3)} vs ${fmt(p50Off1, 3)} ms) |`,
+    '',
+    `## 3. ${READY_PATH} latency while the worker(s) are saturated`,
+    '',
+    `\`wrk -t1 -c1 --latency\` on GET ${READY_PATH}: ${IDLE_HEALTH_SECONDS}s on the idle server, then ${HEALTH_SECONDS}s` +
+      ` while \`wrk -c${SATURATE_CONNECTIONS}\` drives mlp_plain (started ${HEALTH_LEAD}s earlier).`,
+    '',
+    '| condition | req/s | p50 ms | p90 ms | p99 ms |',
+    '|---|---:|---:|---:|---:|',
+    `| idle server${flagged(health.idle)} | ${fmt(health.idle.rps, 0)} | ${fmt(health.idle.p50, 3)} | ${fmt(health.idle.p90, 3)} | ${fmt(health.idle.p99, 3)} |`,
+    `| mlp_plain at -c${SATURATE_CONNECTIONS} (${fmt(health.background.rps, 0)} rows/s meanwhile${flagged(health.background)})${flagged(health.busy)}` +
+      ` | ${fmt(health.busy.rps, 0)} | ${fmt(health.busy.p50, 3)} | ${fmt(health.busy.p90, 3)} | ${fmt(health.busy.p99, 3)} |`,
+    '',
+    `## 4. Start-up to ready`,
+    '',
+    `\`bin/tessera.mjs start settings --workers ${WORKERS}\` (all bundled models), time from spawn to the first 200 of` +
+      ` GET ${READY_PATH}, polled every ${STARTUP_POLL_MS} ms.`,
+    '',
+    '| runs | min ms | median ms | each run ms |',
+    '|---:|---:|---:|---|',
+    `| ${startups.length} | ${fmt(Math.min(...startupMs), 0)} | ${fmt(median(startupMs), 0)} | ${startupMs.map((m) => fmt(m, 0)).join(', ')} |`,
+    '',
+  ]);
+
+  const json = {
+    ...runMeta(started, QUICK),
+    machine,
+    commit,
+    tessera: { workers: WORKERS, intraOpThreadsPerWorker: INTRA_OP },
+    rawOrt: {
+      ...raw.info,
+      secondsPerBatch: RAW_SECONDS,
+      batches: raw.batches,
+      bestRowsPerSec: rawBest,
+      bestBatch: raw.best.batch,
+    },
+    http: {
+      durationSeconds: DURATION,
+      rounds: ROUNDS,
+      warmupSeconds: WARMUP,
+      request: { method: 'POST', body: BODY },
+      models: MODELS.map((m) => ({ key: m.key, settings: m.settings })),
+      scenarios: cells.map(({ connections, rows }) => ({
+        connections,
+        results: Object.fromEntries(
+          rows.map(({ key, s }) => [
+            key,
+            { ...s, ratioToRawBest: s.rps / rawBest, runs: runs[connections][key].map(({ raw: _raw, ...r }) => r) },
+          ]),
+        ),
+      })),
+      batchingOnVsRawBest: { c32: batchVsRaw[32], c64: batchVsRaw[64] },
+      batchingOnVsOffC64: onOff64,
+      p50BatchingOnVsOffC1: { on: p50On1, off: p50Off1, relativeDifference: p50Delta1 },
+    },
+    readyUnderLoad: {
+      path: READY_PATH,
+      loadConnections: SATURATE_CONNECTIONS,
+      leadSeconds: HEALTH_LEAD,
+      seconds: HEALTH_SECONDS,
+      idleSeconds: IDLE_HEALTH_SECONDS,
+      ...health,
+    },
+    startup: {
+      folder: 'settings',
+      pollMs: STARTUP_POLL_MS,
+      runs: startups,
+      minMs: Math.min(...startupMs),
+      medianMs: median(startupMs),
+    },
+  };
+  writeResults('compute-', started, md, json);
+  clearTimeout(hardLimit);
+}
+
+runMain(main);
