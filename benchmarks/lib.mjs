@@ -442,9 +442,10 @@ export function runMeta(started, quick) {
 }
 
 // Writes benchmarks/results/<namePrefix><start time>.{md,json} and says where; runs never overwrite
-// each other because the start time (to the second) is in the name.
+// each other because the start time (to the second) is in the name. TESSERA_BENCH_RESULTS_DIR
+// sends them elsewhere (the test suite's smoke run writes into a temp folder).
 export function writeResults(namePrefix, started, md, json) {
-  const resultsDir = path.join(BENCH_DIR, 'results');
+  const resultsDir = process.env.TESSERA_BENCH_RESULTS_DIR || path.join(BENCH_DIR, 'results');
   mkdirSync(resultsDir, { recursive: true });
   const stamp = started.toISOString().replace(/[:]/g, '-').replace(/\.\d+Z$/, 'Z');
   const base = path.join(resultsDir, `${namePrefix}${stamp}`);
