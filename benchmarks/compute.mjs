@@ -37,7 +37,14 @@ const MODELS = [
   { key: 'plain', label: 'mlp_plain (batching off)', settings: { name: 'mlp_plain' } },
 ];
 const READY_PATH = '/v2/health/ready';
-const BODY = JSON.stringify({ inputs: [{ name: 'input', shape: [1, FEATURES], datatype: 'FP32', data: Array(FEATURES).fill(0.5) }] });
+const mlpBody = (rows) =>
+  JSON.stringify({ inputs: [{ name: 'input', shape: [rows, FEATURES], datatype: 'FP32', data: Array(rows * FEATURES).fill(0.5) }] });
+const BODY = mlpBody(1);
+// Clients that send several rows per request: the front end's per-request cost is shared by
+// MULTI_ROWS rows, so this shows how close the batcher and the pool get to ORT once HTTP is not the
+// limit (1-row requests cost the HTTP thread more than the model costs ORT per row).
+const MULTI_ROWS = 8;
+const MULTI_CONNECTIONS = 64;
 const SATURATE_CONNECTIONS = 64; // wrk on mlp_plain while the ready route is measured
 const HEALTH_SECONDS = 5; // wrk -c1 on the ready route under load
 const IDLE_HEALTH_SECONDS = 2; // the same on the idle server, for comparison
@@ -76,6 +83,11 @@ const LUA = tmpPath('mlp.lua');
 writeFileSync(
   LUA,
   ['wrk.method = "POST"', 'wrk.headers["Content-Type"] = "application/json"', `wrk.body = [==[${BODY}]==]`, ''].join('\n'),
+);
+const LUA_MULTI = tmpPath('mlp-multi.lua');
+writeFileSync(
+  LUA_MULTI,
+  ['wrk.method = "POST"', 'wrk.headers["Content-Type"] = "application/json"', `wrk.body = [==[${mlpBody(MULTI_ROWS)}]==]`, ''].join('\n'),
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -257,7 +269,7 @@ async function main() {
   const commit = gitCommit(['src', 'bin', 'settings']);
   const loadSeconds =
     RAW_BATCHES.length * (RAW_SECONDS + 0.5) +
-    WARMUP * MODELS.length + DURATION * CONNECTIONS.length * MODELS.length * ROUNDS +
+    WARMUP * MODELS.length + DURATION * (CONNECTIONS.length * MODELS.length + 1) * ROUNDS +
     IDLE_HEALTH_SECONDS + HEALTH_LEAD + HEALTH_SECONDS + 1;
   const hardLimit = startHardLimit((loadSeconds * 2 + 120 + STARTUP_RUNS * 60) * 1000);
   process.stdout.write(
@@ -289,6 +301,13 @@ async function main() {
     printWrk(`c=${String(c).padStart(2)} round ${round + 1} ${t.settings.name.padEnd(9)}`, r);
     return r;
   });
+  const batchTarget = server.targets.find((t) => t.key === 'batch');
+  const multiRuns = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const r = await runWrk(batchTarget.url, MULTI_CONNECTIONS, DURATION, LUA_MULTI);
+    printWrk(`c=${MULTI_CONNECTIONS} round ${round + 1} mlp_batch, ${MULTI_ROWS} rows per request`, r);
+    multiRuns.push(r);
+  }
   assertAlive(server.targets, 'the HTTP runs');
 
   // 3. Ready route while the worker(s) are saturated.
@@ -319,6 +338,8 @@ async function main() {
   const p50Off1 = cell(1, 'plain')?.p50 ?? NaN;
   const p50Delta1 = (p50On1 - p50Off1) / p50Off1;
   const startupMs = startups.map((s) => s.ms);
+  const multi = wrkSummary(multiRuns);
+  const multiRowsPerSec = multi.rps * MULTI_ROWS;
 
   const md = printReport([
     `# Tessera compute benchmark — ${started.toISOString()}${QUICK ? ' (quick)' : ''}`,
@@ -344,10 +365,14 @@ async function main() {
     '',
     httpTable(cells, rawBest),
     '',
+    `The same mlp_batch with ${MULTI_ROWS} rows per request (${MULTI_CONNECTIONS} connections): ${fmt(multiRowsPerSec, 0)} rows/s` +
+      ` (${fmt(multi.rps, 0)} req/s), p50 ${fmt(multi.p50, 3)} / p99 ${fmt(multi.p99, 3)} ms${flagged(multi)}.`,
+    '',
     '| comparison | value |',
     '|---|---:|',
     `| batching on ÷ raw ORT best, 32 connections | ${fmt(batchVsRaw[32])} |`,
     `| batching on ÷ raw ORT best, 64 connections | ${fmt(batchVsRaw[64])} |`,
+    `| batching on ÷ raw ORT best, ${MULTI_CONNECTIONS} connections of ${MULTI_ROWS}-row requests | ${fmt(multiRowsPerSec / rawBest)} |`,
     `| batching on ÷ off, 64 connections (rows/s) | ${fmt(onOff64)}× |`,
     `| p50 latency batching on vs off, 1 connection | ${signedPct(p50Delta1)} (${fmt(p50On1, 3)} vs ${fmt(p50Off1, 3)} ms) |`,
     '',
@@ -401,6 +426,14 @@ async function main() {
         ),
       })),
       batchingOnVsRawBest: { c32: batchVsRaw[32], c64: batchVsRaw[64] },
+      multiRow: {
+        rowsPerRequest: MULTI_ROWS,
+        connections: MULTI_CONNECTIONS,
+        ...multi,
+        rowsPerSec: multiRowsPerSec,
+        ratioToRawBest: multiRowsPerSec / rawBest,
+        runs: multiRuns.map(({ raw: _raw, ...r }) => r),
+      },
       batchingOnVsOffC64: onOff64,
       p50BatchingOnVsOffC1: { on: p50On1, off: p50Off1, relativeDifference: p50Delta1 },
     },

@@ -1,230 +1,167 @@
 #!/usr/bin/env node
-// HTTP benchmark: Tessera's iris REST path against a bare fastify baseline, and Tessera with 1 vs 2
-// inference workers. Load comes from wrk (least distortion on 2 cores, µs percentiles).
+// The benchmark harness: runs the HTTP, gRPC and compute benchmarks one after another (each starts
+// its own servers and its own limit: bare fastify, bare grpc-js, raw ONNX Runtime) and writes one
+// summary of the issue's targets, every ratio taken within one script's run.
 //
-//   npm run bench                    full run (10 s per wrk run, 2 rounds)
-//   npm run bench -- --quick         smoke run (2 s per wrk run, 1 round)
-//   npm run bench -- --duration 5 --rounds 3 --connections 16,64
+//   npm run bench                         everything, full (about 12 min)
+//   npm run bench -- --quick              smoke run of everything (about 2 min)
+//   npm run bench -- --only http,compute  a subset
+//   npm run bench -- --quick --duration 1 --rounds 1   shorter still (the test suite's smoke run)
 //
-// Everything binds to and talks to 127.0.0.1 only. Child servers are killed at the end, on
-// SIGINT/SIGTERM and on any error. Results land in benchmarks/results/<timestamp>.{md,json}.
-import { writeFileSync } from 'node:fs';
+// --quick, --duration and --rounds are passed to every script. Each script's own tables land next to
+// the summary: benchmarks/results/{http,grpc,compute}-<time>.{md,json} and summary-<time>.{md,json}.
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import {
-  BENCH_DIR, HOST, ROOT, assertAlive, cleanup, ensureAptTool, fmt, freePort, gitCommit, hasWrk, machineInfo,
-  machineMarkdown, measureRounds, parseBenchArgs, parseList, printReport, requirePositiveIntegers,
-  runMain, runMeta, runWrk, setupCleanup, startChild, startHardLimit, tmpPath, waitHttpReady, wrkSummary,
-  wrkVersion, writeResults,
-} from './lib.mjs';
+import { parseArgs } from 'node:util';
+import { BENCH_DIR, fmt, gitCommit, machineInfo, printReport, runMain, runMeta, writeResults } from './lib.mjs';
 
-const INFER_PATH = '/v2/models/iris/infer';
-const IRIS_BODY = '{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":[5.1,3.5,1.4,0.2]}]}';
+const SCRIPTS = {
+  http: 'http.mjs',
+  grpc: 'grpc.mjs',
+  compute: 'compute.mjs',
+};
 
-// Every child (servers and the running wrk) is tracked and killed on the way out.
-setupCleanup('bench', 'tessera-bench-');
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    duration: { type: 'string' },
+    rounds: { type: 'string' },
+    only: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (args.help) {
+  process.stdout.write(
+    'Usage: npm run bench [-- --quick] [--duration SEC] [--rounds N] [--only http,grpc,compute]\n' +
+      '  Runs benchmarks/{http,grpc,compute}.mjs in turn and sums up the targets.\n' +
+      '  Each script has more options of its own: npm run bench:http -- --help (and bench:grpc, bench:compute).\n',
+  );
+  process.exit(0);
+}
+const only = (args.only ?? Object.keys(SCRIPTS).join(',')).split(',');
+const unknown = only.filter((k) => !(k in SCRIPTS));
+if (unknown.length > 0) {
+  process.stderr.write(`bench: --only: unknown benchmark(s) ${unknown.join(', ')}; known: ${Object.keys(SCRIPTS).join(', ')}\n`);
+  process.exit(2);
+}
+const passed = [
+  ...(args.quick ? ['--quick'] : []),
+  ...(args.duration ? ['--duration', args.duration] : []),
+  ...(args.rounds ? ['--rounds', args.rounds] : []),
+];
+const resultsDir = process.env.TESSERA_BENCH_RESULTS_DIR || path.join(BENCH_DIR, 'results');
 
-// ---------------------------------------------------------------------------------------------
-// Options
-
-const { args, quick: QUICK, duration: DURATION, rounds: ROUNDS, warmup: WARMUP } = parseBenchArgs(
-  'Usage: npm run bench [-- --quick] [--duration SEC] [--rounds N] [--connections 1,16,64]',
-  { connections: { type: 'string' } },
-);
-const CONNECTIONS = parseList(args.connections ?? '1,16,64');
-requirePositiveIntegers([['duration', DURATION], ['rounds', ROUNDS], ...CONNECTIONS.map((c) => ['connections', c])]);
-// The w=1 vs w=2 comparison (which decides the documented parallel_workers default) is asked for
-// at 16 and 64 connections; measuring w=1 at every level costs little and fills the table.
-
-// ---------------------------------------------------------------------------------------------
-// wrk request body (the wrk helpers live in lib.mjs)
-
-const LUA = tmpPath('post.lua');
-writeFileSync(
-  LUA,
-  [
-    'wrk.method = "POST"',
-    'wrk.headers["Content-Type"] = "application/json"',
-    `wrk.body = '${IRIS_BODY}'`,
-    '',
-  ].join('\n'),
-);
-
-// ---------------------------------------------------------------------------------------------
-// Servers
-
-/** Ready route first, then one real request: the route must answer 200 with outputs, or the numbers mean nothing. */
-async function waitReady(child, baseUrl) {
-  await waitHttpReady(child, baseUrl);
-  const res = await fetch(baseUrl + INFER_PATH, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: IRIS_BODY,
-    signal: AbortSignal.timeout(10_000),
+/**
+ * Runs one script with its results sent to a private folder, then moves them beside the summary
+ * and returns the parsed JSON (the script's own figures, limits included).
+ */
+function runScript(key) {
+  const own = mkdtempSync(path.join(tmpdir(), `tessera-bench-${key}-`));
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(BENCH_DIR, SCRIPTS[key]), ...passed], {
+      stdio: 'inherit',
+      env: { ...process.env, TESSERA_BENCH_RESULTS_DIR: own },
+    });
+    const forward = (signal) => child.kill(signal);
+    process.once('SIGINT', forward).once('SIGTERM', forward);
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      process.off('SIGINT', forward).off('SIGTERM', forward);
+      try {
+        if (code !== 0) throw new Error(`${SCRIPTS[key]} failed (${signal ?? `exit ${code}`})`);
+        const files = readdirSync(own);
+        const json = files.find((f) => f.endsWith('.json'));
+        if (json === undefined) throw new Error(`${SCRIPTS[key]} wrote no results`);
+        mkdirSync(resultsDir, { recursive: true });
+        for (const f of files) renameSync(path.join(own, f), path.join(resultsDir, f));
+        resolve({ file: json.replace(/\.json$/, ''), data: JSON.parse(readFileSync(path.join(resultsDir, json), 'utf8')) });
+      } catch (error) {
+        reject(error);
+      } finally {
+        rmSync(own, { recursive: true, force: true });
+      }
+    });
   });
-  const text = await res.text();
-  if (res.status !== 200 || !Array.isArray(JSON.parse(text).outputs)) {
-    throw new Error(`${child.name}: iris infer answered ${res.status}: ${text}`);
-  }
-  return Buffer.byteLength(text);
-}
-
-async function startTarget(target) {
-  const httpPort = await freePort();
-  let argv;
-  if (target.kind === 'bare') {
-    argv = [path.join(BENCH_DIR, 'bare-fastify.mjs'), '--port', String(httpPort), '--host', HOST];
-  } else {
-    // gRPC / metrics ports are given explicit free ports too, so no fixed port (8081/8082) is
-    // needed and two Tessera instances can run side by side.
-    const [grpcPort, metricsPort] = [await freePort(), await freePort()];
-    argv = [
-      path.join(ROOT, 'bin', 'tessera.mjs'), 'start',
-      '--http-port', String(httpPort), '--grpc-port', String(grpcPort), '--metrics-port', String(metricsPort),
-      '--host', HOST, '--workers', String(target.workers), '--log-level', 'warn',
-    ];
-  }
-  const child = startChild(target.label, argv);
-  const base = `http://${HOST}:${httpPort}`;
-  target.child = child;
-  target.url = base + INFER_PATH;
-  target.responseBytes = await waitReady(child, base);
-  return target;
 }
 
 // ---------------------------------------------------------------------------------------------
-// Reporting
+// Targets (issue #4), each read from the JSON of the script that measured it and its limit
 
-function scenarioTable(connections, rows, bareRps) {
-  const lines = [
-    `### iris, ${connections} connection${connections === 1 ? '' : 's'}`,
-    '',
-    '| target | req/s | p50 ms | p90 ms | p99 ms | req/s vs bare |',
-    '|---|---:|---:|---:|---:|---:|',
-  ];
-  for (const { label, s } of rows) {
-    const ratio = bareRps ? fmt(s.rps / bareRps) : 'n/a';
-    const errs = s.non2xx || s.socketErrors ? ` ⚠ ${s.non2xx} non-2xx, ${s.socketErrors} socket errors` : '';
-    lines.push(`| ${label}${errs} | ${fmt(s.rps, 0)} | ${fmt(s.p50, 3)} | ${fmt(s.p90, 3)} | ${fmt(s.p99, 3)} | ${ratio} |`);
+const atLeast = (target) => ({ text: `≥ ${target}`, met: (v) => v >= target });
+const below = (target, unit = '') => ({ text: `< ${target}${unit}`, met: (v) => v < target });
+
+function targetRows(results) {
+  const rows = [];
+  const add = (measure, value, goal, shown = fmt(value), source) =>
+    rows.push({ measure, value, shown, target: goal.text, met: Number.isFinite(value) ? goal.met(value) : null, source });
+  const http = results.http;
+  if (http) {
+    // Tessera's default worker count is cores - 1 (at least 1); the HTTP script measures w=1 and w=2.
+    const key = `w${Math.min(2, Math.max(1, http.data.machine.cores - 1))}`;
+    for (const s of http.data.scenarios.filter((x) => x.connections >= 16)) {
+      add(`REST iris req/s ÷ bare fastify, ${s.connections} connections (${key})`, s.results[key]?.ratioToBare, atLeast(0.7), undefined, http.file);
+    }
   }
-  return lines.join('\n');
+  const grpc = results.grpc;
+  if (grpc) {
+    for (const s of grpc.data.scenarioA.results) {
+      add(`gRPC iris req/s ÷ bare grpc-js, ${s.streams} stream${s.streams === 1 ? '' : 's'}`, s.ratioRps, atLeast(0.7), undefined, grpc.file);
+    }
+  }
+  const compute = results.compute;
+  if (compute) {
+    const h = compute.data.http;
+    add('mlp with batching ÷ raw ORT best, 32 connections (1-row requests)', h.batchingOnVsRawBest.c32, atLeast(0.9), undefined, compute.file);
+    add('mlp with batching ÷ raw ORT best, 64 connections (1-row requests)', h.batchingOnVsRawBest.c64, atLeast(0.9), undefined, compute.file);
+    add(
+      `mlp with batching ÷ raw ORT best, ${h.multiRow.connections} connections (${h.multiRow.rowsPerRequest}-row requests)`,
+      h.multiRow.ratioToRawBest, atLeast(0.9), undefined, compute.file,
+    );
+    add('mlp batching on ÷ off, 64 connections', h.batchingOnVsOffC64, atLeast(3), `${fmt(h.batchingOnVsOffC64)}×`, compute.file);
+    const d = h.p50BatchingOnVsOffC1.relativeDifference;
+    add('mlp p50 at 1 connection, batching on vs off', d, { text: '≤ +10 %', met: (v) => v <= 0.1 }, `${d >= 0 ? '+' : ''}${fmt(d * 100, 1)} %`, compute.file);
+    const p99 = compute.data.readyUnderLoad.busy.p99;
+    add('/v2/health/ready p99, every worker saturated', p99, below(10, ' ms'), `${fmt(p99, 3)} ms`, compute.file);
+  }
+  return rows;
 }
-
-function workersVerdict(connections, w2, w1) {
-  const diff = (w2.rps - w1.rps) / w1.rps;
-  const pct = `${fmt(Math.abs(diff) * 100, 1)} %`;
-  const p99 = `p99 ${fmt(w2.p99, 3)} ms (w=2) vs ${fmt(w1.p99, 3)} ms (w=1)`;
-  if (Math.abs(diff) < 0.05) return `- ${connections} connections: w=2 and w=1 within noise (${pct} apart in req/s); ${p99}.`;
-  return `- ${connections} connections: **w=${diff > 0 ? 2 : 1} faster** by ${pct} in req/s; ${p99}.`;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Main
 
 async function main() {
-  ensureAptTool('wrk', 'wrk', hasWrk);
   const started = new Date();
-  const machine = { ...machineInfo(), wrk: wrkVersion() };
+  const machine = machineInfo();
   const commit = gitCommit(['src', 'bin', 'settings']);
-  const perRun = DURATION * CONNECTIONS.length * 3 * ROUNDS + WARMUP * 3;
-  process.stdout.write(
-    `Tessera HTTP benchmark (${QUICK ? 'quick' : 'full'}): ${DURATION}s per run, ${ROUNDS} round(s), ` +
-      `connections ${CONNECTIONS.join(',')}; about ${Math.ceil(perRun / 60)} min of load.\n` +
-      `Machine: ${machine.cores} cores, ${machine.cpu}, Node ${machine.node}; commit ${commit ?? 'unknown'}\n\n`,
-  );
-
-  const hardLimit = startHardLimit((perRun * 2 + 300) * 1000);
-
-  const targets = [
-    { key: 'bare', label: 'bare fastify', kind: 'bare' },
-    { key: 'w2', label: 'tessera w=2', kind: 'tessera', workers: 2 },
-    { key: 'w1', label: 'tessera w=1', kind: 'tessera', workers: 1 },
-  ];
-  // Started one after another so start-up work does not overlap; idle servers cost ~no CPU.
-  for (const t of targets) {
-    process.stdout.write(`starting ${t.label} ... `);
-    await startTarget(t);
-    process.stdout.write(`ready (${t.url}, iris reply ${t.responseBytes} bytes)\n`);
+  process.stdout.write(`Tessera benchmarks (${args.quick ? 'quick' : 'full'}): ${only.join(', ')}\n\n`);
+  const results = {};
+  for (const key of only) {
+    process.stdout.write(`\n======== ${SCRIPTS[key]} ========\n`);
+    results[key] = await runScript(key);
   }
-  for (const t of targets) {
-    process.stdout.write(`warm-up ${t.label} (${WARMUP}s, 16 connections)\n`);
-    await runWrk(t.url, 16, WARMUP, LUA);
-  }
-
-  // runs[connections][key] = [result, ...]
-  const runs = await measureRounds(CONNECTIONS, targets, ROUNDS, async (t, c, round) => {
-    const r = await runWrk(t.url, c, DURATION, LUA);
-    process.stdout.write(
-      `  c=${String(c).padStart(2)} round ${round + 1} ${t.label.padEnd(13)} ${fmt(r.rps, 0).padStart(6)} req/s` +
-        `  p50 ${fmt(r.p50, 3)}  p90 ${fmt(r.p90, 3)}  p99 ${fmt(r.p99, 3)} ms` +
-        (r.non2xx ? `  non-2xx ${r.non2xx}` : '') +
-        '\n',
-    );
-    return r;
-  });
-
-  assertAlive(targets);
-  await cleanup();
-
-  // Tables
-  const scenarios = CONNECTIONS.map((c) => {
-    const rows = targets.map((t) => ({ key: t.key, label: t.label, s: wrkSummary(runs[c][t.key]) }));
-    return { connections: c, rows };
-  });
-  const tables = scenarios.map(({ connections, rows }) => scenarioTable(connections, rows, rows[0].s.rps));
-  const verdictLines = scenarios
-    .filter(({ connections }) => connections >= 16)
-    .map(({ connections, rows }) => workersVerdict(connections, rows[1].s, rows[2].s));
-
+  const rows = targetRows(results);
+  const verdict = (m) => (m === null ? 'n/a' : m ? 'met' : '**missed**');
   const md = printReport([
-    `# Tessera HTTP benchmark — ${started.toISOString()}${QUICK ? ' (quick)' : ''}`,
+    `# Tessera benchmark summary — ${started.toISOString()}${args.quick ? ' (quick)' : ''}`,
     '',
-    ...machineMarkdown(machine, machine.wrk, commit),
-    `- Load: \`wrk -t1 -cC -d${DURATION}s --timeout 5s --latency -s post.lua\`, POST ${INFER_PATH}, iris 1×4 FP32 JSON body;` +
-      ` ${ROUNDS} round(s) per cell, order alternated each round; values are the mean over rounds.`,
-    `- Targets: bare fastify (\`benchmarks/bare-fastify.mjs\`: default JSON parse + fixed reply of ${targets[0].responseBytes} bytes);` +
-      ` Tessera (\`bin/tessera.mjs start --workers N\`, reply ${targets[1].responseBytes} bytes). All on ${HOST}.`,
+    `- Machine: ${machine.cores} cores, ${machine.cpu}, Node ${machine.node}, ${machine.platform}`,
+    `- Commit: ${commit ?? 'unknown'}`,
+    `- Each ratio is Tessera against the limit measured in the same script run; the tables are in ` +
+      Object.values(results).map((r) => `\`${r.file}.md\``).join(', ') + '.',
+    ...(args.quick ? ['- Quick mode: short runs, for checking that the harness works, not for figures.'] : []),
     '',
-    ...tables.flatMap((t) => [t, '']),
-    '### parallel_workers: 2 vs 1',
+    '| measure | value | target | |',
+    '|---|---:|---:|---|',
+    ...rows.map((r) => `| ${r.measure} | ${r.shown} | ${r.target} | ${verdict(r.met)} |`),
     '',
-    ...(verdictLines.length ? verdictLines : ['- (no scenario with ≥ 16 connections in this run)']),
-    '',
+    ...(results.compute ? [`Start-up to ready (bundled models): median ${fmt(results.compute.data.startup.medianMs, 0)} ms.`, ''] : []),
   ]);
-
-  const json = {
-    ...runMeta(started, QUICK),
-    durationSeconds: DURATION,
-    rounds: ROUNDS,
-    warmupSeconds: WARMUP,
+  writeResults('summary-', started, md, {
+    ...runMeta(started, args.quick),
     machine,
     commit,
-    request: { method: 'POST', path: INFER_PATH, body: IRIS_BODY },
-    targets: targets.map((t) => ({ key: t.key, label: t.label, workers: t.workers ?? null, responseBytes: t.responseBytes })),
-    scenarios: scenarios.map(({ connections, rows }) => ({
-      connections,
-      results: Object.fromEntries(
-        rows.map(({ key, s }) => [
-          key,
-          {
-            ...s,
-            ratioToBare: s.rps / rows[0].s.rps,
-            runs: runs[connections][key].map(({ raw, ...r }) => r),
-          },
-        ]),
-      ),
-    })),
-    workersComparison: scenarios
-      .filter(({ connections }) => connections >= 16)
-      .map(({ connections, rows }) => ({
-        connections,
-        w2Rps: rows[1].s.rps,
-        w1Rps: rows[2].s.rps,
-        faster: rows[1].s.rps >= rows[2].s.rps ? 'w=2' : 'w=1',
-        relativeDifference: (rows[1].s.rps - rows[2].s.rps) / rows[2].s.rps,
-      })),
-  };
-  writeResults('', started, md, json);
-  clearTimeout(hardLimit);
+    files: Object.fromEntries(Object.entries(results).map(([k, r]) => [k, r.file])),
+    targets: rows,
+  });
 }
 
 runMain(main);

@@ -1,6 +1,7 @@
 // The benchmark harness runs end to end (smoke only: benchmarks are measured by `npm run bench`,
-// never asserted in tests). It starts Tessera and the bare fastify baseline, drives both with wrk
-// (installed from apt when missing) for one second, and writes its tables.
+// never asserted in tests). `npm run bench -- --quick` with 1-second runs starts Tessera and every
+// limit (bare fastify, bare grpc-js, raw ONNX Runtime), drives them with wrk and h2load (installed
+// from apt when missing), and writes each script's tables and the summary of targets.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,20 +11,35 @@ import { tempDir } from '../helpers/server.js';
 
 const RUN = fileURLToPath(new URL('../../benchmarks/run.mjs', import.meta.url));
 
+interface TargetRow {
+  measure: string;
+  value: number;
+  target: string;
+}
+
 t.test('npm run bench -- --quick works end to end', async (t) => {
   const out = tempDir(t);
-  const res = spawnSync(process.execPath, [RUN, '--quick', '--duration', '1', '--rounds', '1', '--connections', '1'], {
+  const res = spawnSync(process.execPath, [RUN, '--quick', '--duration', '1', '--rounds', '1'], {
     encoding: 'utf8',
     env: { ...process.env, NODE_OPTIONS: '', TESSERA_BENCH_RESULTS_DIR: out },
-    timeout: 300_000,
+    timeout: 600_000,
   });
   t.equal(res.status, 0, `exit status\n${res.stderr.slice(-3000)}`);
   const files = readdirSync(out);
-  t.ok(files.some((f) => f.endsWith('.md')) && files.some((f) => f.endsWith('.json')), `results written: ${files.join(', ')}`);
-  const md = readFileSync(join(out, files.find((f) => f.endsWith('.md'))!), 'utf8');
-  t.match(md, /### iris, 1 connection/);
-  t.match(md, /\| bare fastify \| \d+/, 'a bare fastify row with figures');
-  t.match(md, /\| tessera w=1 \| \d+/, 'a Tessera row with figures');
-  const json = JSON.parse(readFileSync(join(out, files.find((f) => f.endsWith('.json'))!), 'utf8')) as { machine?: unknown };
-  t.ok(json.machine, 'machine described');
+  for (const name of ['http', 'grpc', 'compute', 'summary']) {
+    t.ok(
+      files.some((f) => f.startsWith(`${name}-`) && f.endsWith('.md')) && files.some((f) => f.startsWith(`${name}-`) && f.endsWith('.json')),
+      `${name} results written: ${files.join(', ')}`,
+    );
+  }
+  const read = (prefix: string, ext: string): string => readFileSync(join(out, files.find((f) => f.startsWith(prefix) && f.endsWith(ext))!), 'utf8');
+  const http = read('http-', '.md');
+  t.match(http, /\| bare fastify \| \d+/, 'a bare fastify row with figures');
+  t.match(http, /\| tessera w=1 \| \d+/, 'a Tessera row with figures');
+  t.match(read('grpc-', '.md'), /bare grpc-js/, 'the gRPC limit measured');
+  t.match(read('compute-', '.md'), /Raw ORT best throughput: \d+ rows\/s/, 'the compute limit measured');
+  const summary = JSON.parse(read('summary-', '.json')) as { machine?: unknown; targets: TargetRow[] };
+  t.ok(summary.machine, 'machine described');
+  t.equal(summary.targets.length, 11, 'every target row present');
+  for (const row of summary.targets) t.ok(Number.isFinite(row.value), `${row.measure}: a measured value (${row.value}) against ${row.target}`);
 });
