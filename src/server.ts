@@ -12,6 +12,9 @@ import { ModelLoader } from './core/loader.js';
 import { ModelRepository } from './core/model-repository.js';
 import { ModelRegistry } from './core/registry.js';
 import { discoverModels } from './core/repository.js';
+import { StatisticsStore, observers, type InferenceObserver } from './core/statistics.js';
+import { Metrics } from './metrics/metrics.js';
+import { startMetricsServer, type MetricsServer } from './metrics/server.js';
 import { closeGrpc, createGrpcServer, listenGrpc } from './grpc/server.js';
 import { createHttpServer } from './http/server.js';
 import { WorkerPool, defaultWorkerCount } from './workers/pool.js';
@@ -21,7 +24,7 @@ export const PACKAGE_VERSION: string = (
 ).version;
 
 /** Extensions Tessera implements (reported by GET /v2 with the configured ones). */
-export const BUILTIN_EXTENSIONS: readonly string[] = ['binary_tensor_data', 'model_repository'];
+export const BUILTIN_EXTENSIONS: readonly string[] = ['binary_tensor_data', 'model_repository', 'statistics', 'model_configuration'];
 
 /** gRPC message limit when grpc_max_message_length is not set: the HTTP body default. */
 export const DEFAULT_GRPC_MESSAGE_LENGTH = 64 * 1024 * 1024;
@@ -42,6 +45,9 @@ export interface RunningServer {
   url: string;
   /** host:port of the gRPC listener. */
   grpcAddress: string;
+  /** Base URL of the metrics listener; undefined when metrics_endpoint is null. */
+  metricsUrl: string | undefined;
+  metrics: Metrics | undefined;
   /** Settles when the start-up model loads have all finished (successfully or not). */
   loaded: Promise<void>;
   close(): Promise<void>;
@@ -69,11 +75,30 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     ...(settings.worker_max_heap_mb !== undefined ? { maxHeapMb: settings.worker_max_heap_mb } : {}),
   });
   const registry = new ModelRegistry();
-  const backend = new BatchingBackend(pool);
+  const statistics = new StatisticsStore();
+  // Metrics read pool, scheduler and registry state when scraped; requests only feed counters.
+  const metrics: Metrics | undefined =
+    settings.metrics_endpoint === null
+      ? undefined
+      : new Metrics({
+          pending: (): { model: string; version: string; queued: number }[] => backend.pending(),
+          workers: () => pool.workers().map((w) => ({ worker: w.id, inflight: w.inflight, busySeconds: w.busySeconds })),
+          models: () =>
+            registry.all().map((m) => ({
+              model: m.name,
+              version: m.version,
+              state: m.state,
+              loadSeconds: m.loadMs === undefined ? undefined : m.loadMs / 1000,
+            })),
+        });
+  const observer: InferenceObserver = metrics === undefined ? statistics : observers(statistics, metrics);
+  const backend: BatchingBackend = new BatchingBackend(pool, observer);
   const loader = new ModelLoader(registry, backend, logger);
   const dataplane = new DataPlane({
     registry,
     backend,
+    statistics,
+    observer,
     server: {
       name: settings.server_name,
       version: settings.server_version ?? PACKAGE_VERSION,
@@ -90,6 +115,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     logger,
     bodyLimit: settings.http_max_input_size,
     accessLog: settings.debug,
+    metrics,
   });
   try {
     await http.listen({ host: settings.host, port: settings.http_port, listenTextResolver: (a) => `HTTP listening on ${a}` });
@@ -103,6 +129,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     logger,
     maxMessageLength: settings.grpc_max_message_length ?? DEFAULT_GRPC_MESSAGE_LENGTH,
     forceRawOutput: settings.grpc_force_raw_output,
+    accessLog: settings.debug,
+    metrics,
     keepalive: {
       timeMs: settings.grpc_keepalive_time,
       timeoutMs: settings.grpc_keepalive_timeout,
@@ -121,6 +149,21 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     throw error;
   }
   logger.info(`gRPC listening on ${settings.host}:${grpcPort}`);
+  let metricsServer: MetricsServer | undefined;
+  if (metrics !== undefined && settings.metrics_endpoint !== null) {
+    try {
+      metricsServer = await startMetricsServer(metrics, {
+        host: settings.host,
+        port: settings.metrics_port,
+        endpoint: settings.metrics_endpoint,
+        logger,
+      });
+    } catch (error) {
+      await Promise.all([http.close(), closeGrpc(grpcServer, 0)]);
+      await pool.close();
+      throw error;
+    }
+  }
   const address = http.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const localHost = host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host;
@@ -141,9 +184,13 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       // Stop accepting, let in-flight requests finish (bounded), then stop the workers.
       const grace = new Promise<void>((resolve) => setTimeout(resolve, settings.parallel_workers_timeout * 1000).unref());
       await Promise.race([Promise.all([http.close(), closeGrpc(grpcServer, settings.parallel_workers_timeout * 1000)]), grace]);
+      await metricsServer?.close();
       await loaded.catch(() => undefined);
       await pool.close(settings.parallel_workers_timeout * 1000);
     })());
 
-  return { settings, repositoryRoot, dataplane, repository, pool, backend, http, url, grpcAddress, loaded, close };
+  return {
+    settings, repositoryRoot, dataplane, repository, pool, backend, http, url, grpcAddress,
+    metricsUrl: metricsServer?.url, metrics, loaded, close,
+  };
 }

@@ -4,7 +4,8 @@ import type { InferenceBackend } from '../core/loader.js';
 import type { Tensor } from '../core/tensor.js';
 import type { ModelSpec } from '../runtimes/runtime.js';
 import type { WorkerPool } from '../workers/pool.js';
-import { AdaptiveBatcher, type RequestOptions } from './batcher.js';
+import type { InferenceObserver } from '../core/statistics.js';
+import { AdaptiveBatcher, type RequestOptions, type RunFn } from './batcher.js';
 
 /**
  * Executions in flight per worker: 8 for models that do not batch, so a worker always has the next
@@ -17,7 +18,10 @@ export const SLOTS_PER_WORKER = { plain: 8, batching: 1 };
 export class BatchingBackend implements InferenceBackend {
   private readonly batchers = new Map<string, AdaptiveBatcher>();
 
-  constructor(private readonly pool: WorkerPool) {}
+  constructor(
+    private readonly pool: WorkerPool,
+    private readonly observer?: InferenceObserver,
+  ) {}
 
   get size(): number {
     return this.pool.size;
@@ -37,6 +41,11 @@ export class BatchingBackend implements InferenceBackend {
     this.batchers.delete(key);
   }
 
+  /** Requests waiting in each model load's queue (for the pending-requests metric). */
+  pending(): { model: string; version: string; queued: number }[] {
+    return [...this.batchers.values()].map((b) => ({ model: b.spec.model, version: b.spec.version, queued: b.queued }));
+  }
+
   /** The batcher of a model load, if it batches (for statistics and tests). */
   batcher(key: string): AdaptiveBatcher | undefined {
     return this.batchers.get(key);
@@ -44,13 +53,13 @@ export class BatchingBackend implements InferenceBackend {
 
   infer(spec: ModelSpec, inputs: Tensor[], outputs: string[], options?: RequestOptions): Promise<Tensor[]> {
     const queue = spec.queue;
-    if (queue === undefined) return this.pool.infer(spec, inputs, outputs);
+    if (queue === undefined) return this.pool.infer(spec, inputs, outputs); // (loader always sets a queue)
     let batcher = this.batchers.get(spec.key);
     if (batcher === undefined) {
-      const run = (s: ModelSpec, i: Tensor[], o: string[]): Promise<Tensor[]> => this.pool.infer(s, i, o);
+      const run: RunFn = (s, i, o, clock) => this.pool.infer(s, i, o, clock);
       const perWorker = queue.maxBatchSize > 1 ? SLOTS_PER_WORKER.batching : SLOTS_PER_WORKER.plain;
       const instances = spec.instances ?? this.pool.size;
-      batcher = new AdaptiveBatcher(spec, { ...queue, slots: instances * perWorker }, run);
+      batcher = new AdaptiveBatcher(spec, { ...queue, slots: instances * perWorker }, run, this.observer);
       this.batchers.set(spec.key, batcher);
     }
     return batcher.submit(inputs, outputs, options);

@@ -16,9 +16,14 @@
 // - max_batch_time bounds the wait for a slot: a request queued longer is dispatched even though no
 //   slot is free (it then waits in a worker's queue instead of this one).
 // - A request with more rows than max_batch_size, or whose inputs disagree on dim 0, runs alone.
-import { TesseraError, unavailable } from '../core/errors.js';
+//
+// Statistics: each request's time queued and each execution's compute times (see core/statistics)
+// are measured here and reported to the observer.
+import { TesseraError } from '../core/errors.js';
+import type { ExecutionTiming, InferenceObserver, RequestTrace } from '../core/statistics.js';
 import type { Tensor } from '../core/tensor.js';
 import type { ModelSpec } from '../runtimes/runtime.js';
+import { epochMs, type RunClock } from '../workers/messages.js';
 import { batchRows, batchSignature, mergeInputs, splitOutputs } from './merge.js';
 
 export interface QueuePolicy {
@@ -47,14 +52,20 @@ export interface RequestOptions {
    * one, and most never queue (creating it and its listeners costs on every request).
    */
   cancellation?: () => AbortSignal;
+  /** Receives the request's time queued and its execution's compute times. */
+  trace?: RequestTrace;
 }
 
-export type RunFn = (spec: ModelSpec, inputs: Tensor[], outputs: string[]) => Promise<Tensor[]>;
+export type RunFn = (spec: ModelSpec, inputs: Tensor[], outputs: string[], clock: RunClock) => Promise<Tensor[]>;
+
+/** A request as an execution sees it. */
+type Member = Pick<Pending, 'inputs' | 'outputs' | 'rows' | 'trace'>;
 
 interface Pending {
   inputs: Tensor[];
   outputs: string[];
   rows: number;
+  trace: RequestTrace | undefined;
   signature: string;
   priority: number;
   queuedAt: number;
@@ -77,9 +88,10 @@ export class AdaptiveBatcher {
   readonly history: BatchRecord[] = [];
 
   constructor(
-    private readonly spec: ModelSpec,
+    readonly spec: ModelSpec,
     private readonly policy: QueuePolicy,
     private readonly run: RunFn,
+    private readonly observer?: InferenceObserver,
   ) {}
 
   get queued(): number {
@@ -90,14 +102,15 @@ export class AdaptiveBatcher {
     const policy = this.policy;
     // Fast path: nothing waiting and a slot free means this request would be dispatched alone at once.
     if (this.queue.length === 0 && this.inflight < policy.slots) {
-      return this.execute([{ inputs, outputs, rows: 0 }]).then((r) => r[0]);
+      if (options.trace !== undefined) options.trace.queueNs = 0;
+      return this.execute([{ inputs, outputs, rows: 0, trace: options.trace }]).then((r) => r[0]);
     }
     const signal = options.cancellation?.();
-    if (signal?.aborted) return Promise.reject(new TesseraError('unavailable', 'the client went away'));
+    if (signal?.aborted) return Promise.reject(clientGone());
     let rows = batchRows(inputs);
     if (policy.maxBatchSize > 1 && (rows < 0 || rows > policy.maxBatchSize)) rows = -1; // runs alone
     if (policy.maxQueueSize > 0 && this.queue.length >= policy.maxQueueSize && this.inflight >= policy.slots) {
-      return Promise.reject(unavailable(`the queue of model ${this.spec.label} is full (max_queue_size ${policy.maxQueueSize})`));
+      return Promise.reject(rejected(`the queue of model ${this.spec.label} is full (max_queue_size ${policy.maxQueueSize})`));
     }
     const priority = options.priority ?? policy.defaultPriority;
     return new Promise((resolve, reject) => {
@@ -106,6 +119,7 @@ export class AdaptiveBatcher {
         inputs,
         outputs,
         rows: Math.max(rows, 0),
+        trace: options.trace,
         signature: rows < 0 ? `alone:${Math.random()}` : batchSignature(inputs),
         priority,
         queuedAt: performance.now(),
@@ -123,11 +137,11 @@ export class AdaptiveBatcher {
         pending.cleanup();
         reject(error);
       };
-      const onAbort = (): void => leave(new TesseraError('unavailable', 'the client went away'));
+      const onAbort = (): void => leave(clientGone());
       signal?.addEventListener('abort', onAbort, { once: true });
       const timeoutMs = options.timeoutMs ?? policy.queueTimeoutMs;
       if (timeoutMs > 0) {
-        timeout = setTimeout(() => leave(unavailable(`request timed out in queue after ${timeoutMs} ms (model ${this.spec.label})`)), timeoutMs);
+        timeout = setTimeout(() => leave(rejected(`request timed out in queue after ${timeoutMs} ms (model ${this.spec.label})`)), timeoutMs);
       }
       // Insert after every request of the same or higher priority: FIFO within a level.
       let at = this.queue.length;
@@ -160,6 +174,7 @@ export class AdaptiveBatcher {
     const head = this.queue.shift()!;
     head.cleanup();
     const group = [head];
+    const now = performance.now();
     let rows = head.rows;
     for (let i = 0; i < this.queue.length && rows < this.policy.maxBatchSize; ) {
       const p = this.queue[i];
@@ -172,6 +187,7 @@ export class AdaptiveBatcher {
         i++;
       }
     }
+    for (const p of group) if (p.trace !== undefined) p.trace.queueNs = (now - p.queuedAt) * 1e6;
     this.execute(group).then(
       (results) => group.forEach((p, i) => p.resolve(results[i])),
       (error: unknown) => group.forEach((p) => p.reject(error)),
@@ -179,20 +195,50 @@ export class AdaptiveBatcher {
   }
 
   /** Runs one execution for a group of requests and returns each request's outputs. */
-  private async execute(group: Pick<Pending, 'inputs' | 'outputs' | 'rows'>[]): Promise<Tensor[][]> {
+  private async execute(group: Member[]): Promise<Tensor[][]> {
     this.inflight++;
+    this.observer?.dispatched({ model: this.spec.model, version: this.spec.version }, this.queue.length);
+    const dispatchedAt = epochMs();
+    const clock: RunClock = { startedAt: dispatchedAt, endedAt: dispatchedAt };
     try {
       this.history.push({ requests: group.length, rows: group.reduce((n, p) => n + p.rows, 0) });
       if (this.history.length > 1000) this.history.splice(0, this.history.length - 1000);
-      if (group.length === 1) return [await this.run(this.spec, group[0].inputs, group[0].outputs)];
-      // Every output any request asked for, computed once; each request then gets its own.
-      const union = [...new Set(group.flatMap((p) => p.outputs))];
-      const outputs = await this.run(this.spec, mergeInputs(group.map((p) => p.inputs)), union);
-      const split = splitOutputs(outputs, group.map((p) => p.rows), this.spec.label);
-      return group.map((p, i) => p.outputs.map((name) => split[i][union.indexOf(name)]));
+      let results: Tensor[][];
+      if (group.length === 1) {
+        results = [await this.run(this.spec, group[0].inputs, group[0].outputs, clock)];
+      } else {
+        // Every output any request asked for, computed once; each request then gets its own.
+        const union = [...new Set(group.flatMap((p) => p.outputs))];
+        const outputs = await this.run(this.spec, mergeInputs(group.map((p) => p.inputs)), union, clock);
+        const split = splitOutputs(outputs, group.map((p) => p.rows), this.spec.label);
+        results = group.map((p, i) => p.outputs.map((name) => split[i][union.indexOf(name)]));
+      }
+      this.record(group, dispatchedAt, clock);
+      return results;
     } finally {
       this.inflight--;
       queueMicrotask(() => this.pump());
     }
   }
+
+  /** Reports a finished execution: its rows (dim 0; 1 for inputs without one) and compute times. */
+  private record(group: Member[], dispatchedAt: number, clock: RunClock): void {
+    if (this.observer === undefined) return;
+    const doneAt = epochMs();
+    const ns = (ms: number): number => Math.max(0, ms) * 1e6;
+    const timing: ExecutionTiming = {
+      computeInputNs: ns(clock.startedAt - dispatchedAt),
+      computeInferNs: ns(clock.endedAt - clock.startedAt),
+      computeOutputNs: ns(doneAt - clock.endedAt),
+    };
+    let rows = 0;
+    for (const p of group) {
+      rows += p.rows > 0 ? p.rows : Math.max(1, batchRows(p.inputs));
+      if (p.trace !== undefined) p.trace.execution = timing;
+    }
+    this.observer.execution({ model: this.spec.model, version: this.spec.version }, rows, timing);
+  }
 }
+
+const clientGone = (): TesseraError => new TesseraError('unavailable', 'the client went away', { reason: 'CANCELED' });
+const rejected = (message: string): TesseraError => new TesseraError('unavailable', message, { reason: 'REJECTED' });

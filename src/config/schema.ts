@@ -16,7 +16,7 @@ export const serverSettingsSchema = z.object({
   host: z.string().min(1).default('0.0.0.0').describe('address the listeners bind to'),
   http_port: port.default(8080).describe('HTTP (V2 REST) port; 0 picks a free port'),
   grpc_port: port.default(8081).describe('gRPC port; 0 picks a free port'),
-  metrics_port: port.default(8082).describe('Prometheus metrics port (served once metrics land)'),
+  metrics_port: port.default(8082).describe('Prometheus metrics port (its own listener)'),
   metrics_endpoint: z.string().nullable().default('/metrics').describe('metrics path; null disables metrics'),
   parallel_workers: z
     .number()

@@ -3,6 +3,8 @@
 import { invalidArgument, unavailable } from './errors.js';
 import type { RequestOptions } from '../batching/batcher.js';
 import type { InferenceBackend } from './loader.js';
+import { modelConfig, type TritonModelConfig } from './model-config.js';
+import { failureReason, type InferenceObserver, type ModelStatistics, type RequestTrace, type StatisticsStore } from './statistics.js';
 import type { ModelRegistry, ModelVersion } from './registry.js';
 import { dataLength, elementCount, type Tensor } from './tensor.js';
 import type {
@@ -22,6 +24,10 @@ export interface DataPlaneOptions {
   registry: ModelRegistry;
   backend: InferenceBackend;
   server: ServerMetadata;
+  /** Kept per model version for the statistics extension. */
+  statistics: StatisticsStore;
+  /** Receives every request's outcome (statistics, metrics). */
+  observer: InferenceObserver;
 }
 
 const shapeText = (shape: readonly number[]): string => `[${shape.join(',')}]`;
@@ -30,6 +36,8 @@ export class DataPlane {
   private readonly registry: ModelRegistry;
   private readonly backend: InferenceBackend;
   private readonly server: ServerMetadata;
+  private readonly statisticsStore: StatisticsStore;
+  private readonly observer: InferenceObserver;
   /** False until the start-up load has been attempted for every model. */
   startupComplete = false;
 
@@ -37,6 +45,8 @@ export class DataPlane {
     this.registry = options.registry;
     this.backend = options.backend;
     this.server = options.server;
+    this.statisticsStore = options.statistics;
+    this.observer = options.observer;
   }
 
   live(): boolean {
@@ -108,19 +118,51 @@ export class DataPlane {
    * takes it out of the queue if it is still waiting.
    */
   async infer(entry: ModelVersion, request: InferenceRequest, cancellation?: () => AbortSignal): Promise<InferenceResponse> {
-    validateInputs(entry, request.inputs);
-    const outputNames = requestedOutputs(entry, request);
-    const spec = entry.spec;
-    if (spec === undefined) throw unavailable(`Model ${entry.name} is not ready`);
-    const options = schedulingOptions(request.parameters, spec.queue?.priorityLevels ?? 1);
-    if (cancellation !== undefined) options.cancellation = cancellation;
-    const outputs = await this.backend.infer(spec, request.inputs, outputNames, options);
-    const response: InferenceResponse = { modelName: entry.name, outputs };
-    if (entry.version !== '') response.modelVersion = entry.version;
-    if (request.id !== undefined) response.id = request.id;
-    const echoed = echoParameters(request.parameters);
-    if (echoed !== undefined) response.parameters = echoed;
-    return response;
+    const started = performance.now();
+    const ref = { model: entry.name, version: entry.version };
+    try {
+      validateInputs(entry, request.inputs);
+      const outputNames = requestedOutputs(entry, request);
+      const spec = entry.spec;
+      if (spec === undefined) throw unavailable(`Model ${entry.name} is not ready`);
+      const options = schedulingOptions(request.parameters, spec.queue?.priorityLevels ?? 1);
+      if (cancellation !== undefined) options.cancellation = cancellation;
+      const trace: RequestTrace = { queueNs: 0 };
+      options.trace = trace;
+      const outputs = await this.backend.infer(spec, request.inputs, outputNames, options);
+      const response: InferenceResponse = { modelName: entry.name, outputs };
+      if (entry.version !== '') response.modelVersion = entry.version;
+      if (request.id !== undefined) response.id = request.id;
+      const echoed = echoParameters(request.parameters);
+      if (echoed !== undefined) response.parameters = echoed;
+      this.observer.request(ref, { ok: true, durationNs: (performance.now() - started) * 1e6, trace });
+      return response;
+    } catch (error) {
+      this.observer.request(ref, { ok: false, durationNs: (performance.now() - started) * 1e6, reason: failureReason(error) });
+      throw error;
+    }
+  }
+
+  /**
+   * Triton's statistics: every version of every model, every version of one model, or one version.
+   * 404 for an unknown model or version.
+   */
+  statistics(name?: string, version?: string): ModelStatistics[] {
+    let versions: ModelVersion[];
+    if (name === undefined) versions = this.registry.all();
+    else if (version !== undefined) versions = [this.registry.resolve(name, version)];
+    else {
+      this.registry.resolve(name); // 404 when unknown
+      versions = this.registry.versionsOf(name);
+    }
+    return versions
+      .map((v) => this.statisticsStore.get({ model: v.name, version: v.version }))
+      .sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version));
+  }
+
+  /** Triton's model configuration of a version (the default one when none is named). */
+  modelConfig(name: string, version?: string): TritonModelConfig {
+    return modelConfig(this.model(name, version), this.backend.size);
   }
 }
 

@@ -33,11 +33,17 @@ const GRPC_CODE: Record<ErrorKind, number> = {
   unavailable: GrpcCode.UNAVAILABLE,
 };
 
+/** Why the scheduler refused a request, for statistics (Triton's failure reasons). */
+export type SchedulerRefusal = 'REJECTED' | 'CANCELED';
+
 export class TesseraError extends Error {
   readonly kind: ErrorKind;
-  constructor(kind: ErrorKind, message: string, options?: { cause?: unknown }) {
+  /** Set when the scheduler refused the request (queue full or timed out, client gone). */
+  readonly reason: SchedulerRefusal | undefined;
+  constructor(kind: ErrorKind, message: string, options?: { cause?: unknown; reason?: SchedulerRefusal }) {
     super(message, options);
     this.kind = kind;
+    this.reason = options?.reason;
     this.name = 'TesseraError';
   }
   get httpStatus(): number {

@@ -111,6 +111,7 @@ export class ModelLoader {
 
   /** Unloads a version: UNLOADING (new requests are refused) until in-flight ones finish. */
   async unload(entry: ModelVersion): Promise<void> {
+    const started = performance.now();
     const spec = entry.spec;
     entry.state = 'UNLOADING';
     entry.spec = undefined;
@@ -118,7 +119,8 @@ export class ModelLoader {
     entry.state = 'UNAVAILABLE';
     entry.reason = 'unloaded';
     this.registry.delete(entry.name, entry.version);
-    this.logger.info({ model: entry.name, version: entry.version || undefined }, 'model unloaded');
+    const unloadMs = Math.round((performance.now() - started) * 10) / 10;
+    this.logger.info({ model: entry.name, version: entry.version || undefined, unloadMs }, 'model unloaded');
   }
 
   /** Loads a registered version on the backend; never throws (failures are recorded). */
@@ -132,6 +134,8 @@ export class ModelLoader {
       const spec: ModelSpec = {
         key: `${entry.name}@${entry.version}#${++generation}`,
         label: entry.version === '' ? entry.name : `${entry.name} version ${entry.version}`,
+        model: entry.name,
+        version: entry.version,
         path: entry.modelPath,
         session: sessionSpec(entry.settings.parameters.extra, this.backend.size),
       };

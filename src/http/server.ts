@@ -10,6 +10,8 @@ import type { ModelRepository } from '../core/model-repository.js';
 import { TesseraError, asTesseraError } from '../core/errors.js';
 import { invalidArgument } from '../core/errors.js';
 import { HEADER_LENGTH, binaryOutputs, rawInputRequest, splitInferBody } from './binary-body.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { registerDocs } from './docs.js';
 import { parseJson, type JsonValue } from './exact-json.js';
 import { decodeInferenceRequest, encodeInferenceResponseParts } from './json-codec.js';
 
@@ -44,7 +46,9 @@ export interface HttpOptions {
   repository: ModelRepository;
   logger: Logger;
   bodyLimit: number;
+  /** One info line per request (MLServer's `debug` setting). */
   accessLog: boolean;
+  metrics?: Metrics | undefined;
 }
 
 type ModelParams = { model: string; version?: string };
@@ -57,7 +61,11 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
   const { dataplane } = options;
   const app: FastifyInstance = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
-    logController: new LogController({ disableRequestLogging: !options.accessLog }),
+    // Every log line about a request carries `requestId`: the client's x-request-id, else one
+    // generated here; an infer request's V2 `id` replaces it once the body is read. fastify's own
+    // request lines are off: the access log below is written when the request id is final.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
+    requestIdHeader: 'x-request-id',
     bodyLimit: options.bodyLimit,
     routerOptions: { ignoreTrailingSlash: true },
     return503OnClosing: true,
@@ -88,9 +96,25 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
     return payload.pipe(inflater);
   });
 
+  const { metrics, accessLog } = options;
+  if (metrics !== undefined || accessLog) {
+    app.addHook('onResponse', (request, reply, done) => {
+      const route = request.routeOptions.url ?? 'unmatched';
+      metrics?.httpSeconds.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+      if (accessLog) {
+        request.log.info(
+          { method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 1000) / 1000 },
+          'request completed',
+        );
+      }
+      done();
+    });
+  }
+
   app.setErrorHandler((error: unknown, request, reply) => {
     if (error instanceof TesseraError) {
       if (error.kind === 'internal') request.log.error({ err: error.cause ?? error }, error.message);
+      else request.log.debug({ status: error.httpStatus, reason: error.message }, 'request refused');
       return sendJson(reply, error.httpStatus, { error: error.message });
     }
     const e = error as { code?: string; statusCode?: number; message?: string };
@@ -123,10 +147,19 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
   app.get('/v2', (_req, reply) => sendJson(reply, 200, dataplane.serverMetadata()));
 
   app.get('/v2/models', (_req, reply) => sendJson(reply, 200, { models: dataplane.listModels() }));
+  app.get('/v2/models/stats', (_req, reply) => sendJson(reply, 200, { model_stats: dataplane.statistics() }));
+
+  registerDocs(app, dataplane.serverMetadata().version);
 
   const modelRoutes = (prefix: string): void => {
     app.get(prefix, (req: FastifyRequest<{ Params: ModelParams }>, reply) =>
       sendJson(reply, 200, dataplane.modelMetadata(req.params.model, req.params.version)),
+    );
+    app.get(`${prefix}/stats`, (req: FastifyRequest<{ Params: ModelParams }>, reply) =>
+      sendJson(reply, 200, { model_stats: dataplane.statistics(req.params.model, req.params.version) }),
+    );
+    app.get(`${prefix}/config`, (req: FastifyRequest<{ Params: ModelParams }>, reply) =>
+      sendJson(reply, 200, dataplane.modelConfig(req.params.model, req.params.version)),
     );
     app.get(`${prefix}/ready`, (req: FastifyRequest<{ Params: ModelParams }>, reply) => {
       const ready = dataplane.modelReady(req.params.model, req.params.version);
@@ -137,6 +170,7 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
       const entry = dataplane.servable(req.params.model, req.params.version);
       const body = splitInferBody(req.body as Buffer | undefined, req.headers[HEADER_LENGTH]);
       const request = body.rawInput !== null ? rawInputRequest(entry, body.rawInput) : decodeInferenceRequest(body.json, body.binary);
+      if (request.id !== undefined && request.id !== '') req.log = options.logger.child({ requestId: request.id });
       // A client that goes away before the answer takes its request out of the queue.
       const cancellation = (): AbortSignal => {
         const gone = new AbortController();

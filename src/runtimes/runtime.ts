@@ -18,6 +18,9 @@ export interface ModelSpec {
   key: string;
   /** The model as people name it: 'iris', or 'iris version 2'. */
   label: string;
+  /** Model name and version ('' when unversioned), for statistics and metrics labels. */
+  model: string;
+  version: string;
   /** Absolute path of the model file. */
   path: string;
   session: SessionSpec;

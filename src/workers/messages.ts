@@ -17,7 +17,19 @@ export interface LoadResult {
 
 export interface InferResult {
   outputs: Tensor[];
+  /** When session.run started and ended, in ms since the epoch (comparable across threads). */
+  startedAt: number;
+  endedAt: number;
 }
+
+/** Filled in by the pool from an InferResult: when the worker ran the model (ms since the epoch). */
+export interface RunClock {
+  startedAt: number;
+  endedAt: number;
+}
+
+/** Milliseconds since the epoch with sub-ms precision, the same clock in every thread. */
+export const epochMs = (): number => performance.timeOrigin + performance.now();
 
 /** A request error found in a worker (a bad input, say), sent back with its kind for the status. */
 export interface WorkerError {

@@ -11,7 +11,7 @@ import { Piscina } from 'piscina';
 import { TesseraError, internal } from '../core/errors.js';
 import { transferables, type Tensor } from '../core/tensor.js';
 import type { ModelSpec } from '../runtimes/runtime.js';
-import type { InferResult, LoadResult, WorkerError, WorkerTask } from './messages.js';
+import type { InferResult, LoadResult, RunClock, WorkerError, WorkerTask } from './messages.js';
 
 const WORKER_ENTRY = new URL('./worker-entry.mjs', import.meta.url);
 
@@ -43,6 +43,8 @@ export class WorkerPool {
   private readonly logger: Logger;
   /** Tasks in flight per live worker id. */
   private readonly inflight = new Map<number, number>();
+  /** Per worker: ms with at least one task in flight (closed periods), and when the open one began. */
+  private readonly busy = new Map<number, { ms: number; since: number }>();
   /** Models loaded through the pool, to warm replacement workers. */
   private readonly loaded = new Map<string, ModelSpec>();
   /** The workers holding each model load (its instances). */
@@ -79,6 +81,7 @@ export class WorkerPool {
       for (const id of [...this.inflight.keys()]) {
         if (live.has(id)) continue;
         this.inflight.delete(id);
+        this.busy.delete(id);
         for (const set of this.holders.values()) set.delete(id);
         if (!this.closed) this.logger.warn({ worker: id }, 'inference worker exited; a replacement is starting');
       }
@@ -93,9 +96,14 @@ export class WorkerPool {
     return this.ready;
   }
 
-  /** The live workers' ids and tasks in flight, for status and tests. */
-  workers(): { id: number; inflight: number }[] {
-    return [...this.inflight].map(([id, inflight]) => ({ id, inflight }));
+  /** The live workers' ids, tasks in flight and seconds busy since they started (status, metrics). */
+  workers(): { id: number; inflight: number; busySeconds: number }[] {
+    const now = performance.now();
+    return [...this.inflight].map(([id, inflight]) => {
+      const b = this.busy.get(id);
+      const ms = b === undefined ? 0 : b.ms + (inflight > 0 ? now - b.since : 0);
+      return { id, inflight, busySeconds: ms / 1000 };
+    });
   }
 
   /** The worker threads themselves (tests terminate one to check recovery). */
@@ -134,14 +142,21 @@ export class WorkerPool {
     return new Promise((resolve) => this.retiring.set(key, () => void this.unload(key).then(resolve)));
   }
 
-  /** Runs a model on the least-loaded worker; input buffers are moved, not copied. */
-  async infer(spec: ModelSpec, inputs: Tensor[], outputs: string[]): Promise<Tensor[]> {
+  /**
+   * Runs a model on the least-loaded worker; input buffers are moved, not copied. `clock`, when
+   * given, receives when the worker ran the model.
+   */
+  async infer(spec: ModelSpec, inputs: Tensor[], outputs: string[], clock?: RunClock): Promise<Tensor[]> {
     const id = this.leastLoaded(spec.key);
     const task: WorkerTask = { op: 'infer', spec, inputs, outputs };
     this.usage.set(spec.key, (this.usage.get(spec.key) ?? 0) + 1);
     try {
       const result = await this.dispatch<InferResult | WorkerError>(id, task, transferables(inputs));
       if ('error' in result) throw new TesseraError(result.error.kind, result.error.message);
+      if (clock !== undefined) {
+        clock.startedAt = result.startedAt;
+        clock.endedAt = result.endedAt;
+      }
       return result.outputs;
     } catch (error) {
       if (error instanceof TesseraError) throw error;
@@ -216,12 +231,22 @@ export class WorkerPool {
 
   private async dispatch<R>(worker: number, task: WorkerTask, transferList?: ArrayBuffer[]): Promise<R> {
     const routed = Object.assign(task, { [Piscina.queueOptionsSymbol]: { worker } });
-    this.inflight.set(worker, (this.inflight.get(worker) ?? 0) + 1);
+    const before = this.inflight.get(worker) ?? 0;
+    this.inflight.set(worker, before + 1);
+    if (before === 0) {
+      const b = this.busy.get(worker);
+      if (b === undefined) this.busy.set(worker, { ms: 0, since: performance.now() });
+      else b.since = performance.now();
+    }
     try {
       return (await this.piscina.run(routed, { transferList })) as R;
     } finally {
       const n = this.inflight.get(worker);
-      if (n !== undefined) this.inflight.set(worker, n - 1);
+      if (n !== undefined) {
+        this.inflight.set(worker, n - 1);
+        const b = this.busy.get(worker);
+        if (n === 1 && b !== undefined) b.ms += performance.now() - b.since;
+      }
     }
   }
 

@@ -6,7 +6,7 @@ import { transferables, type Tensor } from '../core/tensor.js';
 import { onnxRuntime } from '../runtimes/onnx.js';
 import type { LoadedModel, ModelSpec } from '../runtimes/runtime.js';
 import { TesseraError } from '../core/errors.js';
-import type { InferResult, LoadResult, WorkerError, WorkerTask } from './messages.js';
+import { epochMs, type InferResult, type LoadResult, type WorkerError, type WorkerTask } from './messages.js';
 
 const sessions = new Map<string, Promise<LoadedModel>>();
 
@@ -45,8 +45,10 @@ export default async function handle(task: WorkerTask): Promise<LoadResult | Inf
     case 'infer': {
       const loaded = await session(task.spec).model;
       try {
+        const startedAt = epochMs();
         const outputs = await loaded.run(task.inputs, task.outputs);
-        return moving({ outputs }, outputs);
+        const result: InferResult = { outputs, startedAt, endedAt: epochMs() };
+        return moving(result, outputs);
       } catch (error) {
         // Errors cross threads as plain Errors; keep the kind of the request's own faults.
         if (error instanceof TesseraError) return { error: { kind: error.kind, message: error.message } };

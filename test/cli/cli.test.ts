@@ -31,14 +31,14 @@ t.test('--version and --help', async (t) => {
 t.test('invalid settings stop start-up with exit 2 naming file, field, value and expectation', async (t) => {
   const folder = tempDir(t);
   writeFileSync(join(folder, 'settings.json'), JSON.stringify({ parallel_workers: 'two' }));
-  const res = spawnSync(process.execPath, [BIN, 'start', folder, '--http-port', '0', '--grpc-port', '0'], { encoding: 'utf8', env: ENV });
+  const res = spawnSync(process.execPath, [BIN, 'start', folder, '--http-port', '0', '--grpc-port', '0', '--metrics-port', '0'], { encoding: 'utf8', env: ENV });
   t.equal(res.status, 2);
   t.match(res.stderr, `${join(folder, 'settings.json')}: field 'parallel_workers' has value "two"; expected number`);
 });
 
 t.test('logs each model load and drains in-flight requests on SIGTERM', async (t) => {
   const folder = exampleRepository(t, ['iris', 'mlp']);
-  const child = spawnLogged(process.execPath, [BIN, 'start', folder, '--http-port', '0', '--grpc-port', '0', '--host', '127.0.0.1'], { env: ENV });
+  const child = spawnLogged(process.execPath, [BIN, 'start', folder, '--http-port', '0', '--grpc-port', '0', '--metrics-port', '0', '--host', '127.0.0.1'], { env: ENV });
   t.teardown(() => {
     if (child.proc.exitCode === null) child.proc.kill('SIGKILL');
   });

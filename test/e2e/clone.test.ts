@@ -23,7 +23,7 @@ t.test('git clone, npm install, npm start', async (t) => {
   t.equal(install.status, 0, `npm install\n${install.stderr.slice(-2000)}`);
   if (install.status !== 0) return;
 
-  const child = spawnLogged('npm', ['start'], { cwd: dir, env: { ...env, TESSERA_HTTP_PORT: '0', TESSERA_GRPC_PORT: '0', TESSERA_HOST: '127.0.0.1' }, detached: true });
+  const child = spawnLogged('npm', ['start'], { cwd: dir, env: { ...env, TESSERA_HTTP_PORT: '0', TESSERA_GRPC_PORT: '0', TESSERA_METRICS_PORT: '0', TESSERA_HOST: '127.0.0.1' }, detached: true });
   t.teardown(() => {
     try {
       process.kill(-child.proc.pid!, 'SIGKILL');

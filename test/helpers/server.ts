@@ -67,7 +67,7 @@ export async function startTestServer(t: Teardown, options: TestServerOptions): 
   const server = await startServer({
     folder: options.folder,
     env: options.env ?? {},
-    flags: { host: '127.0.0.1', http_port: '0', grpc_port: '0', parallel_workers: '2', ...options.settings },
+    flags: { host: '127.0.0.1', http_port: '0', grpc_port: '0', metrics_port: '0', parallel_workers: '2', ...options.settings },
     logger: options.logger ?? pino({ level: 'silent' }),
   });
   t.teardown(() => server.close());

@@ -1,0 +1,264 @@
+// The OpenAPI 3 description of Tessera's REST API (V2 dataplane, repository, statistics and
+// configuration extensions), served at /v2/docs/dataplane.json and rendered by Swagger UI at /v2/docs.
+// Written by hand from the routes in server.ts: the routes parse bodies themselves (exact 64-bit
+// integers, binary extension), so there are no fastify schemas to generate it from.
+
+type Schema = Record<string, unknown>;
+
+const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: Schema, description: string): Schema => ({ description, content: { 'application/json': { schema } } });
+const error = (description: string): Schema => json(ref('Error'), description);
+
+const modelParam = { name: 'model', in: 'path', required: true, schema: { type: 'string' }, description: 'model name' };
+const versionParam = { name: 'version', in: 'path', required: true, schema: { type: 'string' }, description: 'model version' };
+const repositoryParam = { name: 'model', in: 'path', required: true, schema: { type: 'string' }, description: 'model name (folder name or settings name)' };
+
+const schemas: Record<string, Schema> = {
+  Error: {
+    type: 'object',
+    required: ['error'],
+    properties: { error: { type: 'string', description: 'what went wrong, naming the field and the problem' } },
+  },
+  Datatype: {
+    type: 'string',
+    enum: ['BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'FP32', 'FP64', 'BYTES', 'BF16'],
+  },
+  Parameters: {
+    type: 'object',
+    additionalProperties: { oneOf: [{ type: 'string' }, { type: 'number' }, { type: 'boolean' }] },
+    description: 'free-form; `priority` (1 = highest) and `timeout` (µs in queue) steer scheduling',
+  },
+  RequestInput: {
+    type: 'object',
+    required: ['name', 'shape', 'datatype'],
+    properties: {
+      name: { type: 'string' },
+      shape: { type: 'array', items: { type: 'integer', minimum: 0 } },
+      datatype: ref('Datatype'),
+      parameters: ref('Parameters'),
+      data: {
+        type: 'array',
+        items: {},
+        description: 'row-major values, flat or nested; BYTES as strings; INT64/UINT64 exact over 64 bits. Omitted when `parameters.binary_data_size` sends it binary.',
+      },
+    },
+  },
+  RequestOutput: {
+    type: 'object',
+    required: ['name'],
+    properties: { name: { type: 'string' }, parameters: { type: 'object', properties: { binary_data: { type: 'boolean' } } } },
+  },
+  InferenceRequest: {
+    type: 'object',
+    required: ['inputs'],
+    properties: {
+      id: { type: 'string', description: 'echoed in the response and on every log line of the request' },
+      parameters: ref('Parameters'),
+      inputs: { type: 'array', items: ref('RequestInput') },
+      outputs: { type: 'array', items: ref('RequestOutput'), description: 'outputs to return (default: all)' },
+    },
+    example: { id: '42', inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2] }] },
+  },
+  ResponseOutput: {
+    type: 'object',
+    required: ['name', 'shape', 'datatype'],
+    properties: { name: { type: 'string' }, shape: { type: 'array', items: { type: 'integer' } }, datatype: ref('Datatype'), parameters: ref('Parameters'), data: { type: 'array', items: {} } },
+  },
+  InferenceResponse: {
+    type: 'object',
+    required: ['model_name', 'outputs'],
+    properties: {
+      model_name: { type: 'string' },
+      model_version: { type: 'string' },
+      id: { type: 'string' },
+      parameters: ref('Parameters'),
+      outputs: { type: 'array', items: ref('ResponseOutput') },
+    },
+  },
+  TensorMetadata: {
+    type: 'object',
+    required: ['name', 'datatype', 'shape'],
+    properties: { name: { type: 'string' }, datatype: ref('Datatype'), shape: { type: 'array', items: { type: 'integer' }, description: '-1 for a variable dimension' } },
+  },
+  ServerMetadata: {
+    type: 'object',
+    required: ['name', 'version', 'extensions'],
+    properties: { name: { type: 'string' }, version: { type: 'string' }, extensions: { type: 'array', items: { type: 'string' } } },
+  },
+  ModelMetadata: {
+    type: 'object',
+    required: ['name', 'platform', 'inputs', 'outputs'],
+    properties: {
+      name: { type: 'string' },
+      versions: { type: 'array', items: { type: 'string' } },
+      platform: { type: 'string' },
+      inputs: { type: 'array', items: ref('TensorMetadata') },
+      outputs: { type: 'array', items: ref('TensorMetadata') },
+    },
+  },
+  ModelStatus: {
+    type: 'object',
+    properties: { name: { type: 'string' }, version: { type: 'string' }, state: { type: 'string', enum: ['LOADING', 'READY', 'UNAVAILABLE', 'UNLOADING'] }, reason: { type: 'string' } },
+  },
+  DurationStat: { type: 'object', properties: { count: { type: 'integer' }, ns: { type: 'integer' } } },
+  ModelStatistics: {
+    type: 'object',
+    properties: {
+      name: { type: 'string' },
+      version: { type: 'string' },
+      last_inference: { type: 'integer', description: 'ms since the epoch' },
+      inference_count: { type: 'integer', description: 'rows inferred' },
+      execution_count: { type: 'integer', description: 'model executions (batches)' },
+      inference_stats: {
+        type: 'object',
+        properties: Object.fromEntries(
+          ['success', 'fail', 'queue', 'compute_input', 'compute_infer', 'compute_output', 'cache_hit', 'cache_miss'].map((k) => [k, ref('DurationStat')]),
+        ),
+      },
+      batch_stats: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: { batch_size: { type: 'integer' }, compute_input: ref('DurationStat'), compute_infer: ref('DurationStat'), compute_output: ref('DurationStat') },
+        },
+      },
+    },
+  },
+  ModelConfig: {
+    type: 'object',
+    description: "Triton's ModelConfig in JSON (snake_case), derived from the model and its settings",
+    properties: {
+      name: { type: 'string' },
+      platform: { type: 'string' },
+      backend: { type: 'string' },
+      max_batch_size: { type: 'integer', description: '0 when the model does not batch' },
+      input: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, data_type: { type: 'string' }, dims: { type: 'array', items: { type: 'integer' } } } } },
+      output: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, data_type: { type: 'string' }, dims: { type: 'array', items: { type: 'integer' } } } } },
+      dynamic_batching: { type: 'object' },
+      instance_group: { type: 'array', items: { type: 'object' } },
+    },
+  },
+};
+
+function modelOperations(versioned: boolean): Record<string, Schema> {
+  const params = versioned ? [modelParam, versionParam] : [modelParam];
+  const base = versioned ? '/v2/models/{model}/versions/{version}' : '/v2/models/{model}';
+  const tag = ['model'];
+  const which = versioned ? 'a model version' : 'a model (its default version)';
+  return {
+    [base]: {
+      get: {
+        tags: tag,
+        summary: `Metadata of ${which}`,
+        parameters: params,
+        responses: { 200: json(ref('ModelMetadata'), 'metadata'), 404: error('unknown model or version') },
+      },
+    },
+    [`${base}/ready`]: {
+      get: {
+        tags: tag,
+        summary: `Readiness of ${which}`,
+        parameters: params,
+        responses: {
+          200: json({ type: 'object', properties: { name: { type: 'string' }, ready: { type: 'boolean' } } }, 'ready'),
+          503: json({ type: 'object', properties: { name: { type: 'string' }, ready: { type: 'boolean' } } }, 'not ready'),
+          404: error('unknown model or version'),
+        },
+      },
+    },
+    [`${base}/infer`]: {
+      post: {
+        tags: ['inference'],
+        summary: `Run inference on ${which}`,
+        description:
+          'V2 JSON body (Content-Type application/json, none, or application/octet-stream). With Triton\'s binary tensor extension ' +
+          'the JSON header is the first Inference-Header-Content-Length bytes, followed by binary inputs; outputs asked for with ' +
+          '`binary_data` come back the same way. gzip/deflate bodies are accepted.',
+        parameters: params,
+        requestBody: { required: true, content: { 'application/json': { schema: ref('InferenceRequest') } } },
+        responses: {
+          200: json(ref('InferenceResponse'), 'the outputs'),
+          400: error('malformed request: the message names the field'),
+          404: error('unknown model or version'),
+          413: error('body larger than http_max_input_size'),
+          503: error('model not ready, queue full, or timed out in queue'),
+          500: error('inference failed'),
+        },
+      },
+    },
+    [`${base}/stats`]: {
+      get: {
+        tags: ['statistics'],
+        summary: `Statistics of ${which === 'a model (its default version)' ? 'every version of a model' : which}`,
+        parameters: params,
+        responses: { 200: json({ type: 'object', properties: { model_stats: { type: 'array', items: ref('ModelStatistics') } } }, 'statistics'), 404: error('unknown model or version') },
+      },
+    },
+    [`${base}/config`]: {
+      get: {
+        tags: ['configuration'],
+        summary: `Configuration of ${which} (Triton's model configuration extension)`,
+        parameters: params,
+        responses: { 200: json(ref('ModelConfig'), 'configuration'), 404: error('unknown model or version') },
+      },
+    },
+  };
+}
+
+const repositoryOperation = (action: 'load' | 'unload', summary: string): Schema => ({
+  post: {
+    tags: ['repository'],
+    summary,
+    parameters: [repositoryParam],
+    requestBody: { required: false, content: { 'application/json': { schema: { type: 'object' } } } },
+    responses: {
+      200: json({ type: 'object', properties: { name: { type: 'string' }, [action]: { type: 'boolean' } } }, 'done'),
+      400: error('the model failed to load (the message gives the reason)'),
+      404: error('no such model in the repository'),
+    },
+  },
+});
+
+export function openApiDocument(version: string): Schema {
+  const readyBody = { type: 'object', properties: { ready: { type: 'boolean' } } };
+  return {
+    openapi: '3.0.3',
+    info: {
+      title: 'Tessera V2 inference API',
+      version,
+      description: 'The Open Inference Protocol (V2) over REST, with Triton\'s binary tensor, model repository, statistics and model configuration extensions. Prometheus metrics are served on the metrics port.',
+    },
+    paths: {
+      '/v2/health/live': {
+        get: { tags: ['health'], summary: 'Liveness', responses: { 200: json({ type: 'object', properties: { live: { type: 'boolean' } } }, 'the server is live') } },
+      },
+      '/v2/health/ready': {
+        get: {
+          tags: ['health'],
+          summary: 'Readiness: every configured model has finished loading and at least one is ready',
+          responses: { 200: json(readyBody, 'ready'), 503: json(readyBody, 'not ready') },
+        },
+      },
+      '/v2': { get: { tags: ['server'], summary: 'Server metadata', responses: { 200: json(ref('ServerMetadata'), 'name, version, extensions') } } },
+      '/v2/models': {
+        get: { tags: ['server'], summary: 'Every model version with its state', responses: { 200: json({ type: 'object', properties: { models: { type: 'array', items: ref('ModelStatus') } } }, 'models') } },
+      },
+      '/v2/models/stats': {
+        get: { tags: ['statistics'], summary: 'Statistics of every model version', responses: { 200: json({ type: 'object', properties: { model_stats: { type: 'array', items: ref('ModelStatistics') } } }, 'statistics') } },
+      },
+      ...modelOperations(false),
+      ...modelOperations(true),
+      '/v2/repository/index': {
+        post: {
+          tags: ['repository'],
+          summary: 'Models found under the repository root',
+          requestBody: { required: false, content: { 'application/json': { schema: { type: 'object', properties: { ready: { type: 'boolean' } } } } } },
+          responses: { 200: json({ type: 'array', items: ref('ModelStatus') }, 'models'), 400: error('malformed body') },
+        },
+      },
+      '/v2/repository/models/{model}/load': repositoryOperation('load', '(Re)load a model from disk; the old instance serves until the new one is ready'),
+      '/v2/repository/models/{model}/unload': repositoryOperation('unload', 'Unload a model'),
+    },
+    components: { schemas },
+  };
+}

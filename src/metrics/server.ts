@@ -1,0 +1,58 @@
+// The metrics listener: its own port (metrics_port), so scrapes never queue behind inference
+// traffic on the HTTP port and the port can stay inside the cluster. Serves the Prometheus text
+// format on metrics_endpoint (GET and HEAD); everything else is 404 {"error"}.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { Metrics } from './metrics.js';
+
+export interface MetricsServer {
+  /** Base URL, e.g. http://127.0.0.1:8082 */
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startMetricsServer(
+  metrics: Metrics,
+  options: { host: string; port: number; endpoint: string; logger: Logger },
+): Promise<MetricsServer> {
+  const endpoint = options.endpoint.startsWith('/') ? options.endpoint : `/${options.endpoint}`;
+  const server: Server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const json = (status: number, body: unknown): void => {
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    };
+    if (path !== endpoint) return json(404, { error: `Not Found: ${req.method} ${path} (metrics are at ${endpoint})` });
+    if (req.method !== 'GET' && req.method !== 'HEAD') return json(405, { error: `${req.method} is not allowed on ${endpoint}: use GET` });
+    metrics.scrape().then(
+      (text) => {
+        res.writeHead(200, { 'content-type': metrics.registry.contentType });
+        res.end(req.method === 'HEAD' ? undefined : text);
+      },
+      (error: unknown) => {
+        options.logger.error({ err: error }, 'metrics scrape failed');
+        json(500, { error: 'metrics collection failed' });
+      },
+    );
+  });
+  server.keepAliveTimeout = 75_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const local = host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host;
+  options.logger.info(`metrics on http://${host}:${address.port}${endpoint}`);
+  return {
+    url: `http://${local}:${address.port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
