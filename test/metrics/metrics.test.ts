@@ -194,6 +194,17 @@ t.test('/stats and /config answer for every example model', async (t) => {
     t.equal(res.status, 404, `${path}: 404`);
     t.match(JSON.parse(res.body.toString()), { error: /nope|9/ }, `${path}: {"error"} names it`);
   }
+  // Exact with two workers: 60 concurrent iris requests (merged or not, on either worker).
+  const burst = await Promise.all(Array.from({ length: 60 }, (_, i) => infer(server, 'iris', irisBody(`burst-${i}`))));
+  t.ok(burst.every((r) => r.status === 200), 'a burst of 60 iris requests over 2 workers');
+  const after = JSON.parse((await rawRequest(`${server.url}/v2/models/iris/stats`)).body.toString()) as { model_stats: ModelStatistics[] };
+  const st = after.model_stats[0];
+  t.equal(st.inference_stats.success.count, 60, 'success count exact with 2 workers');
+  t.equal(st.inference_count, 60, 'inference count exact');
+  t.equal(st.batch_stats.reduce((n, b) => n + b.batch_size * b.compute_infer.count, 0), 60, 'batch_stats rows exact');
+  const m = await scrape(server.metricsUrl);
+  t.equal(value(m, 'tessera_execution_count_total', { model: 'iris' }), st.execution_count, 'executions: metrics agree with statistics');
+  t.equal(m.filter((x) => x.name === 'tessera_worker_busy_seconds_total').length, 2, 'a busy-time counter per worker');
   const meta = JSON.parse((await rawRequest(`${server.url}/v2`)).body.toString()) as { extensions: string[] };
   t.ok(meta.extensions.includes('statistics') && meta.extensions.includes('model_configuration'), 'extensions advertised');
 });
