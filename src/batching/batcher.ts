@@ -16,6 +16,10 @@
 // - max_batch_time bounds the wait for a slot: a request queued longer is dispatched even though no
 //   slot is free (it then waits in a worker's queue instead of this one).
 // - A request with more rows than max_batch_size, or whose inputs disagree on dim 0, runs alone.
+// - preferred_batch_size (Triton's): when the merged group's rows are not a preferred size, it is
+//   cut back to the largest preferred size that a prefix of it (in queue order) adds up to; the
+//   rest stays queued, first in line. If no prefix adds up to one, the whole group goes. It never
+//   makes a request wait when a slot is free.
 //
 // Statistics: each request's time queued and each execution's compute times (see core/statistics)
 // are measured here and reported to the observer.
@@ -33,6 +37,8 @@ export interface QueuePolicy {
   maxBatchSize: number;
   /** Longest a queued request waits for a slot before it is dispatched anyway, in ms (batching only). */
   maxBatchTimeMs: number;
+  /** Batch sizes (rows, ascending) to cut a batch to when more rows are queued; empty: none. */
+  preferredBatchSizes: number[];
   /** Most requests waiting; 0 means no limit. */
   maxQueueSize: number;
   /** Default longest wait in the queue, in ms; 0 means none. */
@@ -171,27 +177,44 @@ export class AdaptiveBatcher {
   }
 
   private dispatch(): void {
-    const head = this.queue.shift()!;
-    head.cleanup();
-    const group = [head];
-    const now = performance.now();
+    // Pick the members first (queue positions), then take them out: a preferred batch size may
+    // leave some of them queued, untouched.
+    const head = this.queue[0];
+    const picked = [0];
     let rows = head.rows;
-    for (let i = 0; i < this.queue.length && rows < this.policy.maxBatchSize; ) {
+    for (let i = 1; i < this.queue.length && rows < this.policy.maxBatchSize; i++) {
       const p = this.queue[i];
       if (p.signature === head.signature && rows + p.rows <= this.policy.maxBatchSize) {
-        p.cleanup();
-        group.push(p);
+        picked.push(i);
         rows += p.rows;
-        this.queue.splice(i, 1);
-      } else {
-        i++;
       }
     }
+    const count = this.preferredCount(picked.map((i) => this.queue[i].rows), rows);
+    const group: Pending[] = [];
+    for (let k = count - 1; k >= 0; k--) group.unshift(...this.queue.splice(picked[k], 1));
+    for (const p of group) p.cleanup();
+    const now = performance.now();
     for (const p of group) if (p.trace !== undefined) p.trace.queueNs = (now - p.queuedAt) * 1e6;
     this.execute(group).then(
       (results) => group.forEach((p, i) => p.resolve(results[i])),
       (error: unknown) => group.forEach((p) => p.reject(error)),
     );
+  }
+
+  /**
+   * How many of the picked requests (rows in queue order) to run: all of them, unless they are not
+   * a preferred batch size and a shorter prefix adds up to one exactly (the largest such prefix).
+   */
+  private preferredCount(rows: number[], total: number): number {
+    const preferred = this.policy.preferredBatchSizes;
+    if (preferred.length === 0 || rows.length < 2 || preferred.includes(total)) return rows.length;
+    let sum = 0;
+    let keep = rows.length;
+    for (let i = 0; i < rows.length - 1; i++) {
+      sum += rows[i];
+      if (preferred.includes(sum)) keep = i + 1;
+    }
+    return keep;
   }
 
   /** Runs one execution for a group of requests and returns each request's outputs. */

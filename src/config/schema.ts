@@ -130,6 +130,10 @@ export const modelSettingsSchema = z.looseObject({
   outputs: z.array(tensorMetadataSchema).default([]).describe('output metadata overriding the graph'),
   max_batch_size: z.number().int().min(0).default(0).describe('adaptive batching: most rows per batch'),
   max_batch_time: z.number().min(0).default(0).describe('adaptive batching: seconds a request may wait'),
+  preferred_batch_size: z
+    .array(z.number().int().min(1))
+    .default([])
+    .describe('adaptive batching: batch sizes (rows) to cut a larger queue into, as Triton'),
   max_queue_size: z.number().int().min(0).default(0).describe('most requests waiting for this model; 0: no limit'),
   queue_timeout: z.number().min(0).default(0).describe('default seconds a request may wait in the queue; 0: no limit'),
   priority_levels: z.number().int().min(1).default(2).describe('priority levels; a request sets 1 (highest) .. levels'),

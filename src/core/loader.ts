@@ -147,12 +147,17 @@ export class ModelLoader {
         }
         spec.instances = Math.min(instances, this.backend.size);
       }
+      const tooLarge = s.preferred_batch_size.filter((n) => n > s.max_batch_size);
+      if (tooLarge.length > 0) {
+        log.warn({ preferred_batch_size: tooLarge, max_batch_size: s.max_batch_size }, 'preferred_batch_size above max_batch_size is ignored');
+      }
       if (s.default_priority_level > s.priority_levels) {
         throw new Error(`default_priority_level ${s.default_priority_level} is beyond priority_levels ${s.priority_levels}`);
       }
       spec.queue = {
         maxBatchSize: s.max_batch_size,
         maxBatchTimeMs: s.max_batch_time * 1000,
+        preferredBatchSizes: [...new Set(s.preferred_batch_size)].filter((n) => n <= s.max_batch_size).sort((a, b) => a - b),
         maxQueueSize: s.max_queue_size,
         queueTimeoutMs: s.queue_timeout * 1000,
         priorityLevels: s.priority_levels,

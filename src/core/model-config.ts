@@ -69,7 +69,7 @@ export function modelConfig(entry: ModelVersion, workers: number): TritonModelCo
   if (batching) {
     config.dynamic_batching = {
       max_queue_delay_microseconds: Math.round(s.max_batch_time * 1e6),
-      preferred_batch_size: [],
+      preferred_batch_size: [...new Set(s.preferred_batch_size)].filter((n) => n <= s.max_batch_size).sort((a, b) => a - b),
       priority_levels: s.priority_levels,
       default_priority_level: s.default_priority_level || s.priority_levels,
       default_queue_policy: {

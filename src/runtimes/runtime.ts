@@ -30,6 +30,8 @@ export interface ModelSpec {
   queue?: {
     maxBatchSize: number;
     maxBatchTimeMs: number;
+    /** Batch sizes to prefer when more rows are queued (ascending); empty: none. */
+    preferredBatchSizes: number[];
     maxQueueSize: number;
     queueTimeoutMs: number;
     priorityLevels: number;

@@ -4,7 +4,7 @@
 // parameters kept per request (#1541), a wrong batch dimension fails clearly, ids preserved.
 import t from 'tap';
 import { batchProbeModel, mlpModel, oneRowModel } from '../../src/modelgen/examples.js';
-import { infer, startTestServer, tempDir, writeModel, type RawResponse } from '../helpers/server.js';
+import { infer, rawRequest, startTestServer, tempDir, writeModel, type RawResponse } from '../helpers/server.js';
 import type { RunningServer } from '../../src/server.js';
 
 type Out = { name: string; shape: number[]; data: number[] };
@@ -130,4 +130,30 @@ t.test('MLServer batching bugs stay fixed', async (t) => {
     }
     for (const r of results.filter((x) => x.status === 200)) t.same((r.json().outputs as Out[])[0].shape, [1, 4], 'none gets empty or foreign outputs');
   });
+});
+
+t.test('preferred_batch_size cuts a larger queue into preferred batches, never delaying a lone request', async (t) => {
+  const root = tempDir(t);
+  writeModel(root, 'probe', batchProbeModel(), { name: 'probe', max_batch_size: 32, preferred_batch_size: [4, 64] });
+  writeModel(root, 'slow', mlpModel([256, 2048, 2048, 10], 3), { name: 'slow' });
+  const s = await startTestServer(t, { folder: root, settings: { parallel_workers: '1' } });
+  const config = await rawRequest(`${s.url}/v2/models/probe/config`);
+  t.same(JSON.parse(config.text).dynamic_batching.preferred_batch_size, [4], 'config lists the usable preferred sizes (64 > max_batch_size is dropped)');
+  const busy = occupy(s);
+  await untilBusy(s);
+  // 8 one-row requests: the first takes the free slot at once (alone), 7 queue behind it; when the
+  // slot frees, 4 go (the preferred size), then the remaining 3 (no prefix of them makes 4).
+  const responses = await Promise.all(Array.from({ length: 8 }, (_, i) => infer(s, 'probe', probe(1, 100 * i))));
+  t.equal((await busy).status, 200);
+  const seen = responses.map((res, i) => {
+    t.equal(res.status, 200, res.text);
+    const [out, batch] = res.json().outputs as Out[];
+    t.same(out.data, [100 * i, 100 * i + 1], `request ${i}: its own row`);
+    return batch.data[0];
+  });
+  t.same([...seen].sort(), [1, 3, 3, 3, 4, 4, 4, 4], `batch sizes seen: ${seen.join(', ')}`);
+  const started = performance.now();
+  const lone = await infer(s, 'probe', probe(1, 0));
+  t.equal((lone.json().outputs as Out[])[1].data[0], 1, 'a lone request still runs at once, alone');
+  t.ok(performance.now() - started < 200, 'without waiting for a preferred batch');
 });
