@@ -191,6 +191,6 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
 
   return {
     settings, repositoryRoot, dataplane, repository, pool, backend, http, url, grpcAddress,
-    metricsUrl: metricsServer?.url, metrics, loaded, close,
+    metricsUrl: metricsServer === undefined ? undefined : `http://${localHost}:${metricsServer.port}`, metrics, loaded, close,
   };
 }

@@ -2,7 +2,7 @@
 // A version that fails to load becomes UNAVAILABLE with the reason; it never stops the others.
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
-import { onnxExtraSchema } from '../config/schema.js';
+import { onnxExtraSchema, type ModelSettings } from '../config/schema.js';
 import type { RequestOptions } from '../batching/batcher.js';
 import type { ModelSpec, RuntimeMetadata, SessionSpec } from '../runtimes/runtime.js';
 import type { ModelRegistry, ModelVersion } from './registry.js';
@@ -57,6 +57,11 @@ function override(what: 'input' | 'output', graph: TensorMetadata[], configured:
     out[i] = { ...out[i], shape: c.shape, ...(c.parameters ? { parameters: c.parameters as TensorMetadata['parameters'] } : {}) };
   }
   return out;
+}
+
+/** The usable preferred batch sizes: distinct, ascending, none above max_batch_size. */
+export function preferredBatchSizes(s: ModelSettings): number[] {
+  return [...new Set(s.preferred_batch_size)].filter((n) => n <= s.max_batch_size).sort((a, b) => a - b);
 }
 
 function isOnnxImplementation(implementation: string | undefined): boolean {
@@ -157,7 +162,7 @@ export class ModelLoader {
       spec.queue = {
         maxBatchSize: s.max_batch_size,
         maxBatchTimeMs: s.max_batch_time * 1000,
-        preferredBatchSizes: [...new Set(s.preferred_batch_size)].filter((n) => n <= s.max_batch_size).sort((a, b) => a - b),
+        preferredBatchSizes: preferredBatchSizes(s),
         maxQueueSize: s.max_queue_size,
         queueTimeoutMs: s.queue_timeout * 1000,
         priorityLevels: s.priority_levels,

@@ -2,6 +2,7 @@
 // ModelConfig (snake_case fields), derived from the graph's metadata and the model settings. It is
 // what perf_analyzer reads before it sends load: max_batch_size, input and output names, types and
 // dims, and whether dynamic batching is on.
+import { preferredBatchSizes } from './loader.js';
 import type { ModelVersion } from './registry.js';
 import type { TensorMetadata } from './types.js';
 
@@ -69,7 +70,7 @@ export function modelConfig(entry: ModelVersion, workers: number): TritonModelCo
   if (batching) {
     config.dynamic_batching = {
       max_queue_delay_microseconds: Math.round(s.max_batch_time * 1e6),
-      preferred_batch_size: [...new Set(s.preferred_batch_size)].filter((n) => n <= s.max_batch_size).sort((a, b) => a - b),
+      preferred_batch_size: preferredBatchSizes(s),
       priority_levels: s.priority_levels,
       default_priority_level: s.default_priority_level || s.priority_levels,
       default_queue_policy: {

@@ -7,8 +7,8 @@ import type { Logger } from 'pino';
 import type { Metrics } from './metrics.js';
 
 export interface MetricsServer {
-  /** Base URL, e.g. http://127.0.0.1:8082 */
-  url: string;
+  /** The port bound (metrics_port, or the one picked for port 0). */
+  port: number;
   close(): Promise<void>;
 }
 
@@ -43,12 +43,10 @@ export async function startMetricsServer(
       resolve();
     });
   });
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const local = host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host;
-  options.logger.info(`metrics on http://${host}:${address.port}${endpoint}`);
+  const { port } = server.address() as AddressInfo;
+  options.logger.info(`metrics listening on ${options.host}:${port}${endpoint}`);
   return {
-    url: `http://${local}:${address.port}`,
+    port,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
