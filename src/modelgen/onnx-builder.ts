@@ -32,13 +32,46 @@ export interface ValueInfo {
   mapValue?: OnnxTypeName;
 }
 
+/** Typed arrays an initializer (or a tensor attribute) may hold; the ONNX type follows from the array. */
+export type TensorData =
+  | Float32Array
+  | Float64Array
+  | BigInt64Array
+  | BigUint64Array
+  | Int32Array
+  | Int16Array
+  | Int8Array
+  | Uint8Array
+  | Uint16Array
+  | Uint32Array;
+
 export interface Initializer {
   name: string;
   dims: number[];
-  data: Float32Array | BigInt64Array;
+  /** Typed data (little-endian raw_data), or strings for a STRING tensor. */
+  data: TensorData | string[];
+  /** Overrides the type implied by `data`: only BOOL (from a Uint8Array of 0/1) is meaningful. */
+  type?: OnnxTypeName;
 }
 
-export type AttributeValue = number | string | number[] | { float: number } | { floats: number[] };
+/** A tensor-valued attribute (e.g. TreeEnsemble's `nodes_splits`); name is optional there. */
+export type TensorAttribute = Omit<Initializer, 'name'> & { name?: string };
+
+/**
+ * Attribute values. Plain numbers are INT when integral and FLOAT otherwise (so a float attribute
+ * that happens to be integral must be written `{ float: 1 }`); plain arrays of numbers are INTS.
+ */
+export type AttributeValue =
+  | number
+  | string
+  | number[]
+  | { float: number }
+  | { floats: number[] }
+  | { int: number }
+  | { ints: number[] }
+  | { strings: string[] }
+  | { tensor: TensorAttribute }
+  | { tensors: TensorAttribute[] };
 
 export interface Node {
   op: string;
@@ -46,6 +79,15 @@ export interface Node {
   outputs: string[];
   domain?: string;
   attributes?: Record<string, AttributeValue>;
+  /** Node name; default `<op>_<index>`. Must be unique in the graph when given. */
+  name?: string;
+  docString?: string;
+}
+
+export interface OpsetImport {
+  /** '' (ai.onnx) or 'ai.onnx.ml'. */
+  domain: string;
+  version: number;
 }
 
 export interface GraphSpec {
@@ -54,9 +96,20 @@ export interface GraphSpec {
   outputs: ValueInfo[];
   nodes: Node[];
   initializers?: Initializer[];
+  /** The model's doc string. */
   docString?: string;
-  /** ai.onnx opset; 13 is supported by every onnxruntime release we use. */
+  /** The graph's doc string. */
+  graphDocString?: string;
+  /** ai.onnx opset; 13 is supported by every onnxruntime release we use. Ignored when opsetImports is set. */
   opset?: number;
+  /** Every opset import (replaces the default ai.onnx `opset` + ai.onnx.ml 1). */
+  opsetImports?: OpsetImport[];
+  /** IR version; default 7, which goes with the default opsets. */
+  irVersion?: number;
+  producerName?: string;
+  producerVersion?: string;
+  /** ModelProto.metadata_props: free-form key/value pairs tools such as Netron show. */
+  metadata?: Record<string, string>;
 }
 
 let modelType: protobuf.Type | undefined;
@@ -85,23 +138,42 @@ function valueInfo(v: ValueInfo): object {
   };
 }
 
-function tensorProto(init: Initializer): object {
-  const bytes = new Uint8Array(init.data.buffer, init.data.byteOffset, init.data.byteLength);
-  return {
-    name: init.name,
-    dims: init.dims,
-    dataType: init.data instanceof Float32Array ? OnnxType.FLOAT : OnnxType.INT64,
-    // raw_data is little-endian, which is what typed arrays hold on every platform Node supports.
-    rawData: bytes,
-  };
+function tensorType(data: TensorData | string[], override: OnnxTypeName | undefined): number {
+  if (override !== undefined) return OnnxType[override];
+  if (Array.isArray(data)) return OnnxType.STRING;
+  if (data instanceof Float32Array) return OnnxType.FLOAT;
+  if (data instanceof Float64Array) return OnnxType.DOUBLE;
+  if (data instanceof BigInt64Array) return OnnxType.INT64;
+  if (data instanceof BigUint64Array) return OnnxType.UINT64;
+  if (data instanceof Int32Array) return OnnxType.INT32;
+  if (data instanceof Int16Array) return OnnxType.INT16;
+  if (data instanceof Int8Array) return OnnxType.INT8;
+  if (data instanceof Uint16Array) return OnnxType.UINT16;
+  if (data instanceof Uint32Array) return OnnxType.UINT32;
+  return OnnxType.UINT8;
+}
+
+function tensorProto(init: TensorAttribute): object {
+  const dataType = tensorType(init.data, init.type);
+  const base = { name: init.name ?? '', dims: init.dims, dataType };
+  if (Array.isArray(init.data)) {
+    // STRING tensors have no raw_data form: each element is UTF-8 bytes in string_data.
+    return { ...base, stringData: init.data.map((v) => new TextEncoder().encode(v)) };
+  }
+  const d = init.data;
+  // raw_data is little-endian, which is what typed arrays hold on every platform Node supports.
+  return { ...base, rawData: new Uint8Array(d.buffer, d.byteOffset, d.byteLength) };
 }
 
 // AttributeProto.AttributeType numbers.
 const ATTR_FLOAT = 1;
 const ATTR_INT = 2;
 const ATTR_STRING = 3;
+const ATTR_TENSOR = 4;
 const ATTR_FLOATS = 6;
 const ATTR_INTS = 7;
+const ATTR_STRINGS = 8;
+const ATTR_TENSORS = 9;
 
 function attribute(name: string, value: AttributeValue): object {
   if (typeof value === 'number') {
@@ -110,30 +182,41 @@ function attribute(name: string, value: AttributeValue): object {
   if (typeof value === 'string') return { name, type: ATTR_STRING, s: new TextEncoder().encode(value) };
   if (Array.isArray(value)) return { name, type: ATTR_INTS, ints: value };
   if ('float' in value) return { name, type: ATTR_FLOAT, f: value.float };
-  return { name, type: ATTR_FLOATS, floats: value.floats };
+  if ('floats' in value) return { name, type: ATTR_FLOATS, floats: value.floats };
+  if ('int' in value) return { name, type: ATTR_INT, i: value.int };
+  if ('ints' in value) return { name, type: ATTR_INTS, ints: value.ints };
+  if ('strings' in value) return { name, type: ATTR_STRINGS, strings: value.strings.map((v) => new TextEncoder().encode(v)) };
+  if ('tensor' in value) return { name, type: ATTR_TENSOR, t: tensorProto(value.tensor) };
+  return { name, type: ATTR_TENSORS, tensors: value.tensors.map(tensorProto) };
 }
 
-/** Serialises a graph into ONNX model bytes (IR version 7, opset 13 + ai.onnx.ml 1). */
+/**
+ * Serialises a graph into ONNX model bytes: by default IR version 7, opset 13 + ai.onnx.ml 1;
+ * `opsetImports` and `irVersion` choose others.
+ */
 export function buildModel(spec: GraphSpec): Uint8Array {
   const type = schema();
   const message = type.fromObject({
-    irVersion: 7,
-    producerName: 'tessera-modelgen',
-    producerVersion: '1',
+    irVersion: spec.irVersion ?? 7,
+    producerName: spec.producerName ?? 'tessera-modelgen',
+    producerVersion: spec.producerVersion ?? '1',
     docString: spec.docString ?? '',
-    opsetImport: [
+    opsetImport: spec.opsetImports ?? [
       { domain: '', version: spec.opset ?? 13 },
       { domain: 'ai.onnx.ml', version: 1 },
     ],
+    metadataProps: Object.entries(spec.metadata ?? {}).map(([key, value]) => ({ key, value })),
     graph: {
       name: spec.name,
+      docString: spec.graphDocString ?? '',
       input: spec.inputs.map(valueInfo),
       output: spec.outputs.map(valueInfo),
       initializer: (spec.initializers ?? []).map(tensorProto),
       node: spec.nodes.map((n, i) => ({
-        name: `${n.op.toLowerCase()}_${i}`,
+        name: n.name ?? `${n.op.toLowerCase()}_${i}`,
         opType: n.op,
         domain: n.domain ?? '',
+        docString: n.docString ?? '',
         input: n.inputs,
         output: n.outputs,
         attribute: Object.entries(n.attributes ?? {}).map(([k, v]) => attribute(k, v)),
