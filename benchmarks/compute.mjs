@@ -22,7 +22,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  BENCH_DIR, HOST, ROOT, alive, assertAlive, cleanup, ensureAptTool, fmt, freePort, gitCommit, hasWrk,
+  BENCH_DIR, HOST, ROOT, alive, assertAlive, cleanup, requireTool, fmt, freePort, gitCommit, hasWrk,
   machineInfo, machineMarkdown, measureRounds, parseBenchArgs, parseList, printReport,
   requirePositiveIntegers, runMain, runMeta, runTool, runWrk, setupCleanup, startChild, startHardLimit,
   stopChild, tmpPath, waitHttpReady, wrkSummary, wrkVersion, writeResults,
@@ -258,7 +258,7 @@ function httpTable(cells, rawBest) {
 // Main
 
 async function main() {
-  ensureAptTool('wrk', 'wrk', hasWrk);
+  requireTool('wrk', 'wrk', hasWrk);
   if (!existsSync(MODEL_FILE)) {
     process.stdout.write(`${path.relative(ROOT, MODEL_FILE)} missing; generating the bundled models ...\n`);
     spawnSync('npx', ['tsx', 'src/modelgen/cli.ts', '--if-missing'], { cwd: ROOT, stdio: 'inherit', timeout: 300_000 });

@@ -21,7 +21,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import protobuf from 'protobufjs';
 import {
-  BENCH_DIR, HOST, ROOT, assertAlive, cleanup, ensureAptTool, fmt, freePort, gitCommit, machineInfo,
+  BENCH_DIR, HOST, ROOT, assertAlive, cleanup, requireTool, fmt, freePort, gitCommit, machineInfo,
   machineMarkdown, measureRounds, parseBenchArgs, parseList, printReport, requirePositiveIntegers,
   rpsSummary, runMain, runMeta, runTool, setupCleanup, startChild, startHardLimit, stopChild, tmpPath,
   waitHttpReady, waitUntil, writeResults,
@@ -456,7 +456,7 @@ function summarise(runs) {
 // Main
 
 async function main() {
-  ensureAptTool('h2load', 'nghttp2-client', () => Boolean(h2loadVersion()));
+  requireTool('h2load', 'nghttp2-client', () => Boolean(h2loadVersion()));
   const started = new Date();
   const machine = { ...machineInfo(), h2load: h2loadVersion() };
   const commit = gitCommit(['src', 'bin', 'settings', 'proto']);

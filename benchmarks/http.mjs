@@ -13,7 +13,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
-  BENCH_DIR, HOST, ROOT, assertAlive, cleanup, ensureAptTool, fmt, freePort, gitCommit, hasWrk, machineInfo,
+  BENCH_DIR, HOST, ROOT, assertAlive, cleanup, requireTool, fmt, freePort, gitCommit, hasWrk, machineInfo,
   machineMarkdown, measureRounds, parseBenchArgs, parseList, printReport, requirePositiveIntegers,
   runMain, runMeta, runWrk, setupCleanup, startChild, startHardLimit, tmpPath, waitHttpReady, wrkSummary,
   wrkVersion, writeResults,
@@ -123,7 +123,7 @@ function workersVerdict(connections, w2, w1) {
 // Main
 
 async function main() {
-  ensureAptTool('wrk', 'wrk', hasWrk);
+  requireTool('wrk', 'wrk', hasWrk);
   const started = new Date();
   const machine = { ...machineInfo(), wrk: wrkVersion() };
   const commit = gitCommit(['src', 'bin', 'settings']);

@@ -269,32 +269,11 @@ export function waitHttpReady(child, baseUrl, timeoutMs = 90_000) {
   );
 }
 
-// The load tools are apt packages; a missing one is installed (retrying after apt-get update) so
-// `npm run bench*` works on a fresh Debian/Ubuntu box, and the run stops with a clear message if not.
-export function ensureAptTool(tool, aptPackage, isInstalled) {
+// The load tools are Debian packages (.ci/run installs them). The benchmarks never install
+// anything: a missing tool stops the run with a message saying how to get it.
+export function requireTool(tool, aptPackage, isInstalled) {
   if (isInstalled()) return;
-  process.stdout.write(`${tool} not found; installing it with apt-get install -y ${aptPackage} ...\n`);
-  const sudo = process.getuid?.() === 0 ? [] : ['sudo', '-n'];
-  const run = (argv) => {
-    const [cmd, ...rest] = [...sudo, ...argv];
-    const r = spawnSync(cmd, rest, {
-      stdio: 'inherit',
-      timeout: 300_000,
-      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-    });
-    return !r.error && r.status === 0;
-  };
-  if (!run(['apt-get', 'install', '-y', aptPackage])) {
-    process.stdout.write('apt-get install failed; running apt-get update and retrying ...\n');
-    run(['apt-get', 'update']);
-    run(['apt-get', 'install', '-y', aptPackage]);
-  }
-  if (!isInstalled()) {
-    fail(
-      `${tool} is required and could not be installed automatically.\n` +
-        `       Install it yourself (Debian/Ubuntu: \`sudo apt-get install -y ${aptPackage}\`) and run again.`,
-    );
-  }
+  fail(`${tool} is required and is not installed.\n       Install it (Debian/Ubuntu: \`sudo apt-get install -y ${aptPackage}\`; .ci/run does) and run again.`);
 }
 
 // ---------------------------------------------------------------------------------------------

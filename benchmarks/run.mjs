@@ -6,7 +6,7 @@
 //   npm run bench                         everything, full (about 12 min)
 //   npm run bench -- --quick              smoke run of everything (about 2 min)
 //   npm run bench -- --only http,compute  a subset
-//   npm run bench -- --quick --duration 1 --rounds 1   shorter still (the test suite's smoke run)
+//   npm run bench -- --quick --duration 1 --rounds 1 --out DIR   shorter still (CI's smoke run)
 //
 // --quick, --duration and --rounds are passed to every script. Each script's own tables land next to
 // the summary: benchmarks/results/{http,grpc,compute}-<time>.{md,json} and summary-<time>.{md,json}.
@@ -29,13 +29,16 @@ const { values: args } = parseArgs({
     duration: { type: 'string' },
     rounds: { type: 'string' },
     only: { type: 'string' },
+    out: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (args.help) {
   process.stdout.write(
-    'Usage: npm run bench [-- --quick] [--duration SEC] [--rounds N] [--only http,grpc,compute]\n' +
+    'Usage: npm run bench [-- --quick] [--duration SEC] [--rounds N] [--only http,grpc,compute] [--out DIR]\n' +
       '  Runs benchmarks/{http,grpc,compute}.mjs in turn and sums up the targets.\n' +
+      '  --out DIR writes the results there instead of benchmarks/results/.\n' +
+      '  Needs wrk and h2load (Debian: apt-get install wrk nghttp2-client; .ci/run installs them).\n' +
       '  Each script has more options of its own: npm run bench:http -- --help (and bench:grpc, bench:compute).\n',
   );
   process.exit(0);
@@ -51,6 +54,7 @@ const passed = [
   ...(args.duration ? ['--duration', args.duration] : []),
   ...(args.rounds ? ['--rounds', args.rounds] : []),
 ];
+if (args.out) process.env.TESSERA_BENCH_RESULTS_DIR = path.resolve(args.out);
 const resultsDir = process.env.TESSERA_BENCH_RESULTS_DIR || path.join(BENCH_DIR, 'results');
 
 /**

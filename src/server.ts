@@ -4,19 +4,20 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
-import { loadServerSettings, type ServerSettingsSources } from './config/load.js';
+import { loadServerSettings, settingsReader, type ServerSettingsSources } from './config/load.js';
 import type { ServerSettings } from './config/schema.js';
 import { DataPlane } from './core/dataplane.js';
 import { BatchingBackend } from './batching/backend.js';
 import { ModelLoader } from './core/loader.js';
 import { ModelRepository } from './core/model-repository.js';
 import { ModelRegistry } from './core/registry.js';
-import { discoverModels } from './core/repository.js';
+import { discoverModels, type DiscoveryOptions } from './core/repository.js';
 import { StatisticsStore, observers, type InferenceObserver } from './core/statistics.js';
 import { Metrics } from './metrics/metrics.js';
 import { startMetricsServer, type MetricsServer } from './metrics/server.js';
 import { closeGrpc, createGrpcServer, listenGrpc } from './grpc/server.js';
-import { createHttpServer } from './http/server.js';
+import { createHttpApp, type HttpSurface } from './http/app.js';
+import { runtimes } from './runtimes/registry.js';
 import { WorkerPool, defaultWorkerCount } from './workers/pool.js';
 
 export const PACKAGE_VERSION: string = (
@@ -31,6 +32,8 @@ export const DEFAULT_GRPC_MESSAGE_LENGTH = 64 * 1024 * 1024;
 
 export interface StartOptions extends ServerSettingsSources {
   logger?: Logger;
+  /** More HTTP surfaces (fastify plugins with their own routes and error shape), e.g. MLflow's. */
+  httpSurfaces?: HttpSurface[];
 }
 
 export interface RunningServer {
@@ -58,9 +61,11 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const logger = options.logger ?? pino({ level: settings.debug ? 'debug' : settings.log_level });
   for (const w of warnings) logger.warn(w);
 
-  const discovery = settings.load_models_at_startup
-    ? discoverModels(repositoryRoot, options.env ?? process.env)
-    : { models: [], warnings: [] };
+  if (settings.root_path !== '') {
+    logger.info({ root_path: settings.root_path }, 'root_path: the API docs assume a proxy strips this prefix; routes are served without it');
+  }
+  const discoveryOptions: DiscoveryOptions = { env: options.env ?? process.env, settings: settingsReader, runtimes };
+  const discovery = settings.load_models_at_startup ? discoverModels(repositoryRoot, discoveryOptions) : { models: [], warnings: [] };
   for (const w of discovery.warnings) logger.warn(w);
 
   let workers = settings.parallel_workers ?? defaultWorkerCount();
@@ -93,7 +98,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
         });
   const observer: InferenceObserver = metrics === undefined ? statistics : observers(statistics, metrics);
   const backend: BatchingBackend = new BatchingBackend(pool, observer);
-  const loader = new ModelLoader(registry, backend, logger);
+  const loader = new ModelLoader({ registry, backend, runtimes, logger });
   const dataplane = new DataPlane({
     registry,
     backend,
@@ -108,14 +113,18 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   // Registered before listening, so readiness is false until every model has been tried.
   const entries = discovery.models.map((m) => loader.register(m));
 
-  const repository = new ModelRepository(repositoryRoot, options.env ?? process.env, registry, loader);
-  const http = createHttpServer({
+  const repository = new ModelRepository(repositoryRoot, discoveryOptions, registry, loader);
+  const http = createHttpApp({
     dataplane,
     repository,
     logger,
     bodyLimit: settings.http_max_input_size,
     accessLog: settings.debug,
     metrics,
+    compress: settings.gzip_enabled,
+    rootPath: settings.root_path,
+    version: dataplane.serverMetadata().version,
+    surfaces: options.httpSurfaces,
   });
   try {
     await http.listen({ host: settings.host, port: settings.http_port, listenTextResolver: (a) => `HTTP listening on ${a}` });

@@ -1,11 +1,12 @@
 // An InferenceBackend that puts a scheduler (queue policy, and adaptive batching when
 // max_batch_size > 1) in front of the worker pool for every model load.
-import type { InferenceBackend } from '../core/loader.js';
+import type { InferenceBackend, ModelSpec, RequestOptions } from '../core/backend.js';
 import type { Tensor } from '../core/tensor.js';
-import type { ModelSpec } from '../runtimes/runtime.js';
+import type { Parameters } from '../core/types.js';
 import type { WorkerPool } from '../workers/pool.js';
 import type { InferenceObserver } from '../core/statistics.js';
-import { AdaptiveBatcher, type RequestOptions, type RunFn } from './batcher.js';
+import type { RequestOptions as SchedulingOptions, RunFn } from '../core/scheduling.js';
+import { ModelScheduler } from './scheduler.js';
 
 /**
  * Executions in flight per worker: 8 for models that do not batch, so a worker always has the next
@@ -16,7 +17,12 @@ import { AdaptiveBatcher, type RequestOptions, type RunFn } from './batcher.js';
 export const SLOTS_PER_WORKER = { plain: 8, batching: 1 };
 
 export class BatchingBackend implements InferenceBackend {
-  private readonly batchers = new Map<string, AdaptiveBatcher>();
+  private readonly schedulers = new Map<string, ModelScheduler>();
+  /**
+   * A request's parameters by its inputs array: an execution of one request runs with that array,
+   * so its runtime gets the request's parameters; a merged batch (a new array) gets none.
+   */
+  private readonly parameters = new WeakMap<Tensor[], Parameters>();
 
   constructor(
     private readonly pool: WorkerPool,
@@ -32,36 +38,46 @@ export class BatchingBackend implements InferenceBackend {
   }
 
   async unload(key: string): Promise<void> {
-    this.batchers.delete(key);
+    this.schedulers.delete(key);
     await this.pool.unload(key);
   }
 
   async retire(key: string): Promise<void> {
     await this.pool.retire(key);
-    this.batchers.delete(key);
+    this.schedulers.delete(key);
   }
 
   /** Requests waiting in each model load's queue (for the pending-requests metric). */
   pending(): { model: string; version: string; queued: number }[] {
-    return [...this.batchers.values()].map((b) => ({ model: b.spec.model, version: b.spec.version, queued: b.queued }));
+    return [...this.schedulers.values()].map((s) => ({ model: s.identity.model, version: s.identity.version, queued: s.queued }));
   }
 
-  /** The batcher of a model load, if it batches (for statistics and tests). */
-  batcher(key: string): AdaptiveBatcher | undefined {
-    return this.batchers.get(key);
+  /** The scheduler of a model load, once it has served a request (for statistics and tests). */
+  scheduler(key: string): ModelScheduler | undefined {
+    return this.schedulers.get(key);
   }
 
   infer(spec: ModelSpec, inputs: Tensor[], outputs: string[], options?: RequestOptions): Promise<Tensor[]> {
+    if (options?.parameters !== undefined) this.parameters.set(inputs, options.parameters);
     const queue = spec.queue;
-    if (queue === undefined) return this.pool.infer(spec, inputs, outputs); // (loader always sets a queue)
-    let batcher = this.batchers.get(spec.key);
-    if (batcher === undefined) {
-      const run: RunFn = (s, i, o, clock) => this.pool.infer(s, i, o, clock);
+    if (queue === undefined) return this.pool.infer(spec, inputs, outputs, undefined, options?.parameters); // (loader always sets a queue)
+    let scheduler = this.schedulers.get(spec.key);
+    if (scheduler === undefined) {
+      const run: RunFn = (i, o, clock) => this.pool.infer(spec, i, o, clock, this.parameters.get(i));
       const perWorker = queue.maxBatchSize > 1 ? SLOTS_PER_WORKER.batching : SLOTS_PER_WORKER.plain;
       const instances = spec.instances ?? this.pool.size;
-      batcher = new AdaptiveBatcher(spec, { ...queue, slots: instances * perWorker }, run, this.observer);
-      this.batchers.set(spec.key, batcher);
+      scheduler = new ModelScheduler(spec, { ...queue, slots: instances * perWorker }, run, this.observer);
+      this.schedulers.set(spec.key, scheduler);
     }
-    return batcher.submit(inputs, outputs, options);
+    return scheduler.submit(inputs, outputs, schedulingOptions(options));
   }
+}
+
+/**
+ * The scheduler's options from the backend's: the backend's deadline is in ms since the epoch (the
+ * request context's clock), the scheduler's on the monotonic performance.now() clock.
+ */
+function schedulingOptions(options: RequestOptions | undefined): SchedulingOptions | undefined {
+  if (options?.deadline === undefined) return options;
+  return { ...options, deadline: performance.now() + (options.deadline - Date.now()) };
 }

@@ -7,10 +7,15 @@ import { elementCount, isBytesData, type BytesData, type Tensor, type TensorData
 
 /** Requests can share a batch when their inputs agree on names, datatypes and every dim but dim 0. */
 export function batchSignature(inputs: readonly Tensor[]): string {
-  return inputs
-    .map((t) => `${t.name}:${t.datatype}:${t.shape.slice(1).join('x')}:${t.shape.length}`)
-    .sort()
-    .join('|');
+  // One input (the common case) needs no sorting; every queued request of a batching model pays this.
+  if (inputs.length === 1) return inputSignature(inputs[0]);
+  return inputs.map(inputSignature).sort().join('|');
+}
+
+function inputSignature(t: Tensor): string {
+  let dims = '';
+  for (let i = 1; i < t.shape.length; i++) dims += i === 1 ? `${t.shape[i]}` : `x${t.shape[i]}`;
+  return `${t.name}:${t.datatype}:${dims}:${t.shape.length}`;
 }
 
 /** Rows along dim 0, or -1 when the inputs disagree (or a scalar input): such a request runs alone. */

@@ -19,7 +19,7 @@ function help(): string {
   const lines = [
     'Usage: tessera start [folder] [options]',
     '',
-    'Serves the ONNX models found under folder (default: the bundled settings/ folder) over the',
+    'Serves the models found under folder (default: the bundled settings/ folder) over the',
     'V2 / Open Inference Protocol. folder/settings.json, if present, holds server settings.',
     'Precedence: defaults < settings.json < environment (TESSERA_<FIELD>, MLSERVER_<FIELD>) < flags.',
     '',

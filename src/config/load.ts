@@ -7,6 +7,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { z } from 'zod';
+import { SettingsError } from '../core/errors.js';
+import type { SettingsReader } from '../core/settings.js';
 import {
   IGNORED_MODEL_FIELDS,
   IGNORED_MODEL_PARAMETERS,
@@ -18,12 +20,7 @@ import {
   type ServerSettings,
 } from './schema.js';
 
-export class SettingsError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SettingsError';
-  }
-}
+export { SettingsError };
 
 type Raw = Record<string, unknown>;
 type Env = Record<string, string | undefined>;
@@ -230,3 +227,6 @@ export function loadModelSettings(file: string | null, env: Env = process.env): 
   const settings = validate(modelSettingsSchema, raw, (f) => origin[f] ?? source);
   return { settings, warnings };
 }
+
+/** Model settings from files and the environment, as core's discovery reads them. */
+export const settingsReader: SettingsReader = { read: loadModelSettings };

@@ -2,6 +2,7 @@
 // Tessera's own fields. The descriptions feed `tessera start --help` and the README table.
 import { z } from 'zod';
 import { DATATYPES } from '../core/datatypes.js';
+import type { ModelSettings as CoreModelSettings } from '../core/settings.js';
 
 const MIB = 1024 * 1024;
 
@@ -63,8 +64,8 @@ export const serverSettingsSchema = z.object({
   grpc_http2_max_pings_without_data: z.number().int().min(0).default(2).describe('HTTP/2 pings allowed without data'),
   grpc_http2_min_recv_ping_interval_without_data: z.number().int().min(0).default(300_000).describe('least interval between client pings without data, ms'),
   grpc_http2_max_ping_strikes: z.number().int().min(0).default(2).describe('bad pings tolerated before GOAWAY'),
-  root_path: z.string().default('').describe('accepted for MLServer compatibility'),
-  gzip_enabled: z.boolean().default(true).describe('accepted for MLServer compatibility'),
+  root_path: z.string().default('').describe('path prefix a proxy in front strips (MLServer): the API docs page and document use it; routes stay the same'),
+  gzip_enabled: z.boolean().default(true).describe('compress responses of 1 KiB or more when the client accepts gzip or deflate'),
 });
 
 export type ServerSettingsInput = z.input<typeof serverSettingsSchema>;
@@ -102,29 +103,20 @@ const tensorMetadataSchema = z.object({
   parameters: z.record(z.string(), z.unknown()).optional(),
 });
 
-/** ONNX Runtime session options, under parameters.extra of a model. */
-export const onnxExtraSchema = z.object({
-  intra_op_threads: z.number().int().min(1).optional().describe('ORT intra-op threads (default: cores / workers)'),
-  inter_op_threads: z.number().int().min(1).default(1).describe('ORT inter-op threads'),
-  allow_spinning: z.boolean().default(false).describe('let idle ORT threads spin (costs CPU the server needs)'),
-  graph_optimization_level: z.enum(['disabled', 'basic', 'extended', 'all']).default('all'),
-  execution_mode: z.enum(['sequential', 'parallel']).default('sequential'),
-});
-
 export const modelParametersSchema = z
   .looseObject({
     uri: z.string().optional().describe('model file or folder (default: the model-settings.json folder)'),
     version: z.string().optional().describe('version of this model; absent means unversioned'),
     content_type: z.string().optional().describe('default content type (reported in metadata)'),
     format: z.string().optional(),
-    extra: z.record(z.string(), z.unknown()).optional().describe('runtime options (ONNX session options)'),
+    extra: z.record(z.string(), z.unknown()).optional().describe("the runtime's options (validated by the runtime's own schema)"),
     instance_count: z.number().int().min(1).optional().describe('workers that load this model (default: all)'),
   });
 
 export const modelSettingsSchema = z.looseObject({
   name: z.string().min(1).optional().describe('model name (default: the folder name)'),
-  implementation: z.string().optional().describe('runtime; any value naming ONNX (or none) selects ONNX Runtime'),
-  platform: z.string().default('').describe('platform reported in metadata (default: onnxruntime_onnx)'),
+  implementation: z.string().optional().describe('runtime: a value naming ONNX (or none) selects ONNX Runtime; a path to a .mjs/.js/.ts module, a custom runtime'),
+  platform: z.string().default('').describe("platform reported in metadata (default: the runtime's, onnxruntime_onnx for ONNX)"),
   versions: z.array(z.string()).default([]).describe('informational versions (MLServer field)'),
   inputs: z.array(tensorMetadataSchema).default([]).describe('input metadata overriding the graph'),
   outputs: z.array(tensorMetadataSchema).default([]).describe('output metadata overriding the graph'),
@@ -138,12 +130,20 @@ export const modelSettingsSchema = z.looseObject({
   queue_timeout: z.number().min(0).default(0).describe('default seconds a request may wait in the queue; 0: no limit'),
   priority_levels: z.number().int().min(1).default(2).describe('priority levels; a request sets 1 (highest) .. levels'),
   default_priority_level: z.number().int().min(0).default(0).describe('level of requests naming none (0: the lowest level)'),
+  request_timeout: z
+    .number()
+    .min(0)
+    .default(60)
+    .describe('seconds a request may take from intake to answer (queue and run); then 504 / DEADLINE_EXCEEDED; 0: no limit'),
   parameters: modelParametersSchema.default({}),
 });
 
 export type ModelSettingsInput = z.input<typeof modelSettingsSchema>;
 export type ModelSettings = z.output<typeof modelSettingsSchema>;
-export type OnnxExtra = z.output<typeof onnxExtraSchema>;
+
+// core declares the settings shape it reads (it imports nothing from config/): the schema must produce it.
+type Satisfies<T extends CoreModelSettings> = T;
+export type CheckedModelSettings = Satisfies<ModelSettings>;
 
 export const IGNORED_MODEL_FIELDS: Record<string, string> = {
   warm_workers: 'Tessera always loads models in every worker',

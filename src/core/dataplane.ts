@@ -1,12 +1,13 @@
 // The protocol-agnostic dataplane: health, metadata and inference. HTTP, gRPC and MLflow routes
-// call these methods and only translate wire formats.
-import { invalidArgument, unavailable } from './errors.js';
-import type { RequestOptions } from '../batching/batcher.js';
-import type { InferenceBackend } from './loader.js';
-import { modelConfig, type TritonModelConfig } from './model-config.js';
-import { failureReason, type InferenceObserver, type ModelStatistics, type RequestTrace, type StatisticsStore } from './statistics.js';
+// build a request context, call these methods and only translate wire formats.
+import type { InferenceBackend, ModelSpec, RequestOptions } from './backend.js';
+import { earliest, type RequestContext } from './context.js';
+import { deadlineExceeded, failureReason, invalidInput, modelNotReady, TesseraError } from './errors.js';
+import type { ModelConfiguration } from './model-config.js';
 import type { ModelRegistry, ModelVersion } from './registry.js';
+import type { InferenceObserver, ModelStatistics, RequestTrace, StatisticsStore } from './statistics.js';
 import { dataLength, elementCount, type Tensor } from './tensor.js';
+import { tritonModelConfig, type TritonModelConfig } from './triton-config.js';
 import type {
   InferenceRequest,
   InferenceResponse,
@@ -30,7 +31,14 @@ export interface DataPlaneOptions {
   observer: InferenceObserver;
 }
 
+/** The model a request names; no version means the default version (MLServer's rule). */
+export interface ModelTarget {
+  model: string;
+  version?: string | undefined;
+}
+
 const shapeText = (shape: readonly number[]): string => `[${shape.join(',')}]`;
+const version = (v: string | undefined): string | undefined => (v === '' ? undefined : v);
 
 export class DataPlane {
   private readonly registry: ModelRegistry;
@@ -69,29 +77,37 @@ export class DataPlane {
   }
 
   /** The version a request names; 404 when there is no such model or version. */
-  model(name: string, version?: string): ModelVersion {
-    return this.registry.resolve(name, version);
+  model(name: string, v?: string): ModelVersion {
+    return this.registry.resolve(name, version(v));
   }
 
-  modelReady(name: string, version?: string): boolean {
-    return this.model(name, version).state === 'READY';
+  modelReady(name: string, v?: string): boolean {
+    return this.model(name, v).state === 'READY';
   }
 
-  modelMetadata(name: string, version?: string): ModelMetadata {
-    const entry = this.model(name, version);
+  /**
+   * The configuration of a READY version: 404 if unknown, 503 if it is not ready. For decoders that
+   * need the model's inputs before the request exists (a raw binary body, MLflow's data frames).
+   */
+  configuration(target: ModelTarget): ModelConfiguration {
+    return this.servable(target).config;
+  }
+
+  modelMetadata(name: string, v?: string): ModelMetadata {
+    const entry = this.model(name, v);
     const versions = this.registry
       .versionsOf(name)
-      .map((v) => v.version)
-      .filter((v) => v !== '');
+      .map((x) => x.version)
+      .filter((x) => x !== '');
+    const config = entry.config;
     const metadata: ModelMetadata = {
       name: entry.name,
       versions,
-      platform: entry.platform,
-      inputs: entry.inputs,
-      outputs: entry.outputs,
+      platform: config?.platform ?? '',
+      inputs: config?.inputs ?? [],
+      outputs: config?.outputs ?? [],
     };
-    const contentType = entry.settings.parameters.content_type;
-    if (contentType !== undefined) metadata.parameters = { content_type: contentType };
+    if (config?.contentType !== undefined) metadata.parameters = { content_type: config.contentType };
     return metadata;
   }
 
@@ -103,37 +119,41 @@ export class DataPlane {
   }
 
   /** A model version that can serve now: 404 if unknown, 503 if not READY. */
-  servable(name: string, version?: string): ModelVersion {
-    const entry = this.model(name, version);
-    if (entry.state !== 'READY' || entry.spec === undefined) {
+  private servable(target: ModelTarget): { entry: ModelVersion; config: ModelConfiguration; spec: ModelSpec } {
+    const entry = this.model(target.model, target.version);
+    const { config, spec } = entry;
+    if (entry.state !== 'READY' || spec === undefined || config === undefined) {
       const which = entry.version === '' ? entry.name : `${entry.name} version ${entry.version}`;
       const why = entry.reason === '' ? `it is ${entry.state}` : `it is ${entry.state}: ${entry.reason}`;
-      throw unavailable(`Model ${which} is not ready: ${why}`);
+      throw modelNotReady(`Model ${which} is not ready: ${why}`);
     }
-    return entry;
+    return { entry, config, spec };
   }
 
   /**
-   * Runs a request. `cancellation` makes, on demand, the signal that its client went away, which
-   * takes it out of the queue if it is still waiting.
+   * Runs a request on the model it names: 404 if unknown, 503 if not ready, 400 if the request
+   * does not fit the model, 504 if it is not answered by its deadline (the earlier of the
+   * client's and the model's request_timeout); the client going away takes it out of the queue.
    */
-  async infer(entry: ModelVersion, request: InferenceRequest, cancellation?: () => AbortSignal): Promise<InferenceResponse> {
+  async infer(target: ModelTarget, request: InferenceRequest, ctx: RequestContext): Promise<InferenceResponse> {
+    const intake = Date.now();
+    const { entry, config, spec } = this.servable(target);
     const started = performance.now();
     const ref = { model: entry.name, version: entry.version };
     try {
-      validateInputs(entry, request.inputs);
-      const outputNames = requestedOutputs(entry, request);
-      const spec = entry.spec;
-      if (spec === undefined) throw unavailable(`Model ${entry.name} is not ready`);
-      const options = schedulingOptions(request.parameters, spec.queue?.priorityLevels ?? 1);
-      if (cancellation !== undefined) options.cancellation = cancellation;
+      validateInputs(config, request.inputs);
+      const outputNames = requestedOutputs(config, request);
+      const options = schedulingOptions(request.parameters, config.queue.priorityLevels);
       const trace: RequestTrace = { queueNs: 0 };
       options.trace = trace;
-      const outputs = await this.backend.infer(spec, request.inputs, outputNames, options);
+      const echoed = echoParameters(request.parameters);
+      if (echoed !== undefined) options.parameters = echoed;
+      const modelDeadline = config.requestTimeoutMs > 0 ? intake + config.requestTimeoutMs : undefined;
+      const deadline = earliest(ctx.deadline, modelDeadline);
+      const outputs = await this.run(spec, request.inputs, outputNames, options, ctx, deadline, deadline === modelDeadline ? config : undefined);
       const response: InferenceResponse = { modelName: entry.name, outputs };
       if (entry.version !== '') response.modelVersion = entry.version;
       if (request.id !== undefined) response.id = request.id;
-      const echoed = echoParameters(request.parameters);
       if (echoed !== undefined) response.parameters = echoed;
       this.observer.request(ref, { ok: true, durationNs: (performance.now() - started) * 1e6, trace });
       return response;
@@ -144,25 +164,83 @@ export class DataPlane {
   }
 
   /**
+   * Hands a request to the backend, bounded by its deadline: at the deadline it fails with
+   * DEADLINE_EXCEEDED and, if still queued, leaves the queue (its cancellation signal fires).
+   * `byModel` is set when the model's request_timeout is the deadline (for the message).
+   */
+  private run(
+    spec: ModelSpec,
+    inputs: Tensor[],
+    outputs: string[],
+    options: RequestOptions,
+    ctx: RequestContext,
+    deadline: number | undefined,
+    byModel: ModelConfiguration | undefined,
+  ): Promise<Tensor[]> {
+    const client = ctx.cancellation;
+    if (deadline === undefined) {
+      if (client !== undefined) options.cancellation = client;
+      return this.backend.infer(spec, inputs, outputs, options);
+    }
+    const why = (): TesseraError =>
+      deadlineExceeded(
+        byModel !== undefined
+          ? `model ${spec.label} did not answer within its request_timeout of ${byModel.requestTimeoutMs / 1000} s`
+          : `the request's deadline passed before model ${spec.label} answered`,
+      );
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) return Promise.reject(why());
+    options.deadline = deadline;
+    let expired: AbortController | undefined;
+    options.cancellation = () => {
+      expired ??= new AbortController();
+      const gone = client?.();
+      return gone === undefined ? expired.signal : AbortSignal.any([gone, expired.signal]);
+    };
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        (expired ??= new AbortController()).abort();
+        reject(why());
+      }, remaining);
+      this.backend.infer(spec, inputs, outputs, options).then(
+        (result) => {
+          clearTimeout(timer);
+          resolve(result);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          // A client whose deadline passed is cancelled by its transport (gRPC does): a deadline failure.
+          if (error instanceof TesseraError && error.code === 'CANCELLED' && Date.now() >= deadline) reject(why());
+          else reject(error);
+        },
+      );
+    });
+  }
+
+  /**
    * Triton's statistics: every version of every model, every version of one model, or one version.
    * 404 for an unknown model or version.
    */
-  statistics(name?: string, version?: string): ModelStatistics[] {
+  statistics(name?: string, v?: string): ModelStatistics[] {
     let versions: ModelVersion[];
     if (name === undefined) versions = this.registry.all();
-    else if (version !== undefined) versions = [this.registry.resolve(name, version)];
+    else if (version(v) !== undefined) versions = [this.registry.resolve(name, v)];
     else {
       this.registry.resolve(name); // 404 when unknown
       versions = this.registry.versionsOf(name);
     }
     return versions
-      .map((v) => this.statisticsStore.get({ model: v.name, version: v.version }))
+      .map((x) => this.statisticsStore.get({ model: x.name, version: x.version }))
       .sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version));
   }
 
-  /** Triton's model configuration of a version (the default one when none is named). */
-  modelConfig(name: string, version?: string): TritonModelConfig {
-    return modelConfig(this.model(name, version), this.backend.size);
+  /** Triton's model configuration of a version (the default one when none is named); 503 until loaded. */
+  modelConfig(name: string, v?: string): TritonModelConfig {
+    const entry = this.model(name, v);
+    if (entry.config === undefined) {
+      throw modelNotReady(`Model ${name} has no configuration: ${entry.reason || `it is ${entry.state}`}`);
+    }
+    return tritonModelConfig(entry.config);
   }
 }
 
@@ -174,13 +252,13 @@ function schedulingOptions(parameters: Parameters | undefined, levels: number): 
     if (v === undefined) return undefined;
     const n = typeof v === 'bigint' ? Number(v) : v;
     if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
-      throw invalidArgument(`parameter '${key}' must be a non-negative integer, not ${JSON.stringify(String(v))}`);
+      throw invalidInput(`parameter '${key}' must be a non-negative integer, not ${JSON.stringify(String(v))}`);
     }
     return n;
   };
   const priority = integer('priority');
   if (priority !== undefined && priority > levels) {
-    throw invalidArgument(`parameter 'priority' is ${priority} but the model has ${levels} priority levels (1 is the highest)`);
+    throw invalidInput(`parameter 'priority' is ${priority} but the model has ${levels} priority levels (1 is the highest)`);
   }
   if (priority !== undefined && priority > 0) options.priority = priority;
   const timeout = integer('timeout');
@@ -201,28 +279,28 @@ function echoParameters(parameters: Parameters | undefined): Parameters | undefi
 }
 
 /** Checks names, datatypes, ranks, fixed dims and element counts against the model metadata. */
-export function validateInputs(entry: ModelVersion, inputs: readonly Tensor[]): void {
+export function validateInputs(entry: ModelConfiguration, inputs: readonly Tensor[]): void {
   const expected = new Map<string, TensorMetadata>(entry.inputs.map((t) => [t.name, t]));
   const seen = new Set<string>();
   for (const input of inputs) {
     const meta = expected.get(input.name);
     if (meta === undefined) {
       const names = entry.inputs.map((t) => `'${t.name}'`).join(', ');
-      throw invalidArgument(`unexpected input '${input.name}': model '${entry.name}' has inputs ${names}`);
+      throw invalidInput(`unexpected input '${input.name}': model '${entry.name}' has inputs ${names}`);
     }
-    if (seen.has(input.name)) throw invalidArgument(`input '${input.name}' is given more than once`);
+    if (seen.has(input.name)) throw invalidInput(`input '${input.name}' is given more than once`);
     seen.add(input.name);
     if (input.datatype !== meta.datatype) {
-      throw invalidArgument(`input '${input.name}': datatype ${input.datatype} does not match the model's ${meta.datatype}`);
+      throw invalidInput(`input '${input.name}': datatype ${input.datatype} does not match the model's ${meta.datatype}`);
     }
     if (input.shape.length !== meta.shape.length) {
-      throw invalidArgument(
+      throw invalidInput(
         `input '${input.name}': shape ${shapeText(input.shape)} has rank ${input.shape.length} but the model expects rank ${meta.shape.length} ${shapeText(meta.shape)}`,
       );
     }
     for (let i = 0; i < meta.shape.length; i++) {
       if (meta.shape[i] !== -1 && meta.shape[i] !== input.shape[i]) {
-        throw invalidArgument(
+        throw invalidInput(
           `input '${input.name}': dimension ${i} of shape ${shapeText(input.shape)} is ${input.shape[i]} but the model expects ${meta.shape[i]} ${shapeText(meta.shape)}`,
         );
       }
@@ -230,22 +308,22 @@ export function validateInputs(entry: ModelVersion, inputs: readonly Tensor[]): 
     const count = elementCount(input.shape);
     const length = dataLength(input.data);
     if (count !== length) {
-      throw invalidArgument(`input '${input.name}': shape ${shapeText(input.shape)} needs ${count} elements but the data has ${length}`);
+      throw invalidInput(`input '${input.name}': shape ${shapeText(input.shape)} needs ${count} elements but the data has ${length}`);
     }
   }
   for (const meta of entry.inputs) {
-    if (!seen.has(meta.name)) throw invalidArgument(`missing input '${meta.name}' (${meta.datatype} ${shapeText(meta.shape)})`);
+    if (!seen.has(meta.name)) throw invalidInput(`missing input '${meta.name}' (${meta.datatype} ${shapeText(meta.shape)})`);
   }
 }
 
-function requestedOutputs(entry: ModelVersion, request: InferenceRequest): string[] {
+function requestedOutputs(entry: ModelConfiguration, request: InferenceRequest): string[] {
   if (request.outputs === undefined || request.outputs.length === 0) return entry.outputs.map((o) => o.name);
   const known = new Set(entry.outputs.map((o) => o.name));
   const names: string[] = [];
   for (const o of request.outputs) {
     if (!known.has(o.name)) {
       const list = entry.outputs.map((t) => `'${t.name}'`).join(', ');
-      throw invalidArgument(`unknown requested output '${o.name}': model '${entry.name}' has outputs ${list}`);
+      throw invalidInput(`unknown requested output '${o.name}': model '${entry.name}' has outputs ${list}`);
     }
     if (!names.includes(o.name)) names.push(o.name);
   }

@@ -64,10 +64,6 @@ export function elementSize(datatype: FixedDatatype): number {
   return ARRAY_OF[datatype].BYTES_PER_ELEMENT;
 }
 
-export function isInteger64(datatype: Datatype): datatype is 'INT64' | 'UINT64' {
-  return datatype === 'INT64' || datatype === 'UINT64';
-}
-
 /** Inclusive ranges of the integer datatypes that fit a JS number exactly. */
 export const INTEGER_RANGE: Partial<Record<Datatype, readonly [number, number]>> = {
   UINT8: [0, 0xff],

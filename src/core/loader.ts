@@ -1,93 +1,51 @@
 // Loading model versions into the backend (the worker pool) and tracking their state.
 // A version that fails to load becomes UNAVAILABLE with the reason; it never stops the others.
-import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
-import { onnxExtraSchema, type ModelSettings } from '../config/schema.js';
-import type { RequestOptions } from '../batching/batcher.js';
-import type { ModelSpec, RuntimeMetadata, SessionSpec } from '../runtimes/runtime.js';
+import type { InferenceBackend, ModelSpec } from './backend.js';
+import { configure, schedulingPolicy, withMetadata, type Configured, type ModelConfiguration } from './model-config.js';
 import type { ModelRegistry, ModelVersion } from './registry.js';
 import type { DiscoveredModel } from './repository.js';
-import type { Tensor } from './tensor.js';
-import type { TensorMetadata } from './types.js';
-
-/** What runs models: the worker pool, or (later) a batcher in front of it. */
-export interface InferenceBackend {
-  readonly size: number;
-  load(spec: ModelSpec): Promise<{ metadata: RuntimeMetadata; loadMs: number }>;
-  unload(key: string): Promise<void>;
-  /** Unloads a model load once the requests using it have finished. */
-  retire(key: string): Promise<void>;
-  infer(spec: ModelSpec, inputs: Tensor[], outputs: string[], options?: RequestOptions): Promise<Tensor[]>;
-}
-
-export const DEFAULT_PLATFORM = 'onnxruntime_onnx';
+import type { RuntimeCatalogue } from './settings.js';
 
 let generation = 0;
 
-function describeIssues(error: { issues: { path: PropertyKey[]; message: string }[] }): string {
-  return error.issues.map((i) => `parameters.extra.${i.path.map(String).join('.')}: ${i.message}`).join('; ');
-}
-
-/** ORT session options for a model: its settings, else threads = cores / workers (at least 1). */
-export function sessionSpec(extra: Record<string, unknown> | undefined, workers: number): SessionSpec {
-  const parsed = onnxExtraSchema.safeParse(extra ?? {});
-  if (!parsed.success) throw new Error(describeIssues(parsed.error));
-  const o = parsed.data;
-  return {
-    intraOpThreads: o.intra_op_threads ?? Math.max(1, Math.floor(availableParallelism() / Math.max(1, workers))),
-    interOpThreads: o.inter_op_threads,
-    allowSpinning: o.allow_spinning,
-    graphOptimizationLevel: o.graph_optimization_level,
-    executionMode: o.execution_mode,
-  };
-}
-
-/** Settings' inputs/outputs override the graph's by name; each must name a real tensor. */
-function override(what: 'input' | 'output', graph: TensorMetadata[], configured: TensorMetadata[]): TensorMetadata[] {
-  const out = graph.map((t) => ({ ...t }));
-  for (const c of configured) {
-    const i = out.findIndex((t) => t.name === c.name);
-    if (i < 0) throw new Error(`${what}s: '${c.name}' is not an ${what} of the model (it has ${graph.map((t) => t.name).join(', ')})`);
-    if (c.datatype !== out[i].datatype) {
-      throw new Error(`${what}s: '${c.name}' is ${out[i].datatype} in the model, not ${c.datatype}`);
-    }
-    if (c.shape.length !== out[i].shape.length) {
-      throw new Error(`${what}s: '${c.name}' has rank ${out[i].shape.length} in the model, not ${c.shape.length}`);
-    }
-    out[i] = { ...out[i], shape: c.shape, ...(c.parameters ? { parameters: c.parameters as TensorMetadata['parameters'] } : {}) };
-  }
-  return out;
-}
-
-/** The usable preferred batch sizes: distinct, ascending, none above max_batch_size. */
-export function preferredBatchSizes(s: ModelSettings): number[] {
-  return [...new Set(s.preferred_batch_size)].filter((n) => n <= s.max_batch_size).sort((a, b) => a - b);
-}
-
-function isOnnxImplementation(implementation: string | undefined): boolean {
-  return implementation === undefined || implementation === '' || /onnx/i.test(implementation);
+export interface LoaderOptions {
+  registry: ModelRegistry;
+  backend: InferenceBackend;
+  runtimes: RuntimeCatalogue;
+  logger: Logger;
 }
 
 export class ModelLoader {
-  constructor(
-    private readonly registry: ModelRegistry,
-    private readonly backend: InferenceBackend,
-    private readonly logger: Logger,
-  ) {}
+  private readonly registry: ModelRegistry;
+  private readonly backend: InferenceBackend;
+  private readonly runtimes: RuntimeCatalogue;
+  private readonly logger: Logger;
+
+  constructor(options: LoaderOptions) {
+    this.registry = options.registry;
+    this.backend = options.backend;
+    this.runtimes = options.runtimes;
+    this.logger = options.logger;
+  }
+
+  private configure(model: DiscoveredModel): Configured {
+    return configure(model, { runtimes: this.runtimes, workers: this.backend.size });
+  }
+
+  private entry(model: DiscoveredModel): ModelVersion {
+    const entry: ModelVersion = { name: model.name, version: model.version, state: 'LOADING', reason: '', source: model };
+    try {
+      entry.config = this.configure(model).config; // metadata while LOADING; load() reports failures
+    } catch {
+      // load() records the reason
+    }
+    return entry;
+  }
 
   /** Registers a discovered version as LOADING (so readiness waits for it). */
   register(model: DiscoveredModel): ModelVersion {
-    const entry: ModelVersion = {
-      name: model.name,
-      version: model.version,
-      state: 'LOADING',
-      reason: '',
-      platform: model.settings.platform || DEFAULT_PLATFORM,
-      settings: model.settings,
-      modelPath: model.modelPath,
-      inputs: [],
-      outputs: [],
-    };
+    const entry = this.entry(model);
     this.registry.set(entry);
     return entry;
   }
@@ -106,11 +64,11 @@ export class ModelLoader {
       if (entry.state !== 'READY') throw new Error(entry.reason);
       return;
     }
-    const fresh: ModelVersion = { ...existing, settings: model.settings, modelPath: model.modelPath, platform: model.settings.platform || DEFAULT_PLATFORM, spec: undefined, state: 'LOADING', reason: '' };
+    const fresh = this.entry(model);
     await this.load(fresh);
     if (fresh.state !== 'READY' || fresh.spec === undefined) throw new Error(fresh.reason);
     const old = existing.spec;
-    Object.assign(existing, { settings: fresh.settings, modelPath: fresh.modelPath, platform: fresh.platform, spec: fresh.spec, inputs: fresh.inputs, outputs: fresh.outputs, loadMs: fresh.loadMs });
+    Object.assign(existing, { source: fresh.source, config: fresh.config, spec: fresh.spec, loadMs: fresh.loadMs });
     await this.backend.retire(old.key);
   }
 
@@ -132,62 +90,51 @@ export class ModelLoader {
   async load(entry: ModelVersion): Promise<void> {
     const log = this.logger.child({ model: entry.name, version: entry.version || undefined });
     const started = performance.now();
+    const path = entry.source.modelPath;
     try {
-      if (!isOnnxImplementation(entry.settings.implementation)) {
-        throw new Error(`implementation '${entry.settings.implementation}' is not supported: Tessera serves ONNX models`);
-      }
-      const spec: ModelSpec = {
-        key: `${entry.name}@${entry.version}#${++generation}`,
-        label: entry.version === '' ? entry.name : `${entry.name} version ${entry.version}`,
-        model: entry.name,
-        version: entry.version,
-        path: entry.modelPath,
-        session: sessionSpec(entry.settings.parameters.extra, this.backend.size),
-      };
-      const s = entry.settings;
-      const instances = s.parameters.instance_count;
-      if (instances !== undefined) {
-        if (instances > this.backend.size) {
-          log.warn({ instance_count: instances, workers: this.backend.size }, 'instance_count is more than the workers; using every worker');
-        }
-        spec.instances = Math.min(instances, this.backend.size);
-      }
-      const tooLarge = s.preferred_batch_size.filter((n) => n > s.max_batch_size);
-      if (tooLarge.length > 0) {
-        log.warn({ preferred_batch_size: tooLarge, max_batch_size: s.max_batch_size }, 'preferred_batch_size above max_batch_size is ignored');
-      }
-      if (s.default_priority_level > s.priority_levels) {
-        throw new Error(`default_priority_level ${s.default_priority_level} is beyond priority_levels ${s.priority_levels}`);
-      }
-      spec.queue = {
-        maxBatchSize: s.max_batch_size,
-        maxBatchTimeMs: s.max_batch_time * 1000,
-        preferredBatchSizes: preferredBatchSizes(s),
-        maxQueueSize: s.max_queue_size,
-        queueTimeoutMs: s.queue_timeout * 1000,
-        priorityLevels: s.priority_levels,
-        defaultPriority: s.default_priority_level || s.priority_levels,
-      };
+      const { config: base, warnings } = this.configure(entry.source);
+      for (const w of warnings) log.warn(w.details, w.message);
+      entry.config = base;
+      const spec = specOf(base);
       const { metadata } = await this.backend.load(spec);
       for (const skipped of metadata.skippedOutputs) {
         log.warn({ output: skipped }, `output '${skipped}' is not a tensor (e.g. a ZipMap map) and is left out`);
       }
+      let config: ModelConfiguration;
       try {
-        entry.inputs = override('input', metadata.inputs, entry.settings.inputs as TensorMetadata[]);
-        entry.outputs = override('output', metadata.outputs, entry.settings.outputs as TensorMetadata[]);
+        config = withMetadata(base, metadata);
       } catch (error) {
         await this.backend.unload(spec.key);
         throw error;
       }
+      entry.config = config;
       entry.spec = spec;
       entry.loadMs = performance.now() - started;
       entry.state = 'READY';
       entry.reason = '';
-      log.info({ loadMs: Math.round(entry.loadMs * 10) / 10, path: entry.modelPath }, 'model loaded');
+      log.info({ loadMs: Math.round(entry.loadMs * 10) / 10, path, runtime: config.runtime.name }, 'model loaded');
     } catch (error) {
       entry.state = 'UNAVAILABLE';
       entry.reason = error instanceof Error ? error.message : String(error);
-      log.error({ reason: entry.reason, path: entry.modelPath }, 'model failed to load');
+      log.error({ reason: entry.reason, path }, 'model failed to load');
     }
   }
+}
+
+/** The spec of a new load of a configured version (a new key each time). */
+function specOf(config: ModelConfiguration): ModelSpec {
+  return {
+    key: `${config.name}@${config.version}#${++generation}`,
+    label: config.label,
+    model: config.name,
+    version: config.version,
+    runtime: config.runtime.name,
+    path: config.path,
+    folder: config.folder,
+    options: config.runtime.options,
+    settings: config.settings,
+    instances: config.instances,
+    timeoutMs: config.requestTimeoutMs,
+    queue: schedulingPolicy(config),
+  };
 }

@@ -1,13 +1,10 @@
 // The model repository extension: index what is on disk, (re)load a model from disk, unload it.
 // Protocol-agnostic: the HTTP routes and the gRPC RPCs both call this.
-import { SettingsError } from '../config/load.js';
-import { invalidArgument, notFound } from './errors.js';
+import { SettingsError, badRequest, modelLoadFailed, modelNotFound } from './errors.js';
 import type { ModelLoader } from './loader.js';
 import type { ModelRegistry } from './registry.js';
-import { discoverModels, type DiscoveredModel } from './repository.js';
+import { discoverModels, type DiscoveredModel, type DiscoveryOptions } from './repository.js';
 import type { ModelStatus } from './types.js';
-
-type Env = Record<string, string | undefined>;
 
 export class ModelRepository {
   /** Serialises load/unload per model name: two reloads of one model never interleave. */
@@ -15,16 +12,16 @@ export class ModelRepository {
 
   constructor(
     private readonly root: string,
-    private readonly env: Env,
+    private readonly discovery: DiscoveryOptions,
     private readonly registry: ModelRegistry,
     private readonly loader: ModelLoader,
   ) {}
 
   private discover(): DiscoveredModel[] {
     try {
-      return discoverModels(this.root, this.env).models;
+      return discoverModels(this.root, this.discovery).models;
     } catch (error) {
-      if (error instanceof SettingsError) throw invalidArgument(`model repository: ${error.message}`);
+      if (error instanceof SettingsError) throw badRequest(`model repository: ${error.message}`);
       throw error;
     }
   }
@@ -50,14 +47,14 @@ export class ModelRepository {
   load(name: string): Promise<void> {
     return this.exclusive(name, async () => {
       const found = this.discover().filter((m) => m.name === name);
-      if (found.length === 0) throw notFound(`Model ${name} not found in the model repository`);
+      if (found.length === 0) throw modelNotFound(`Model ${name} not found in the model repository`);
       const results = await Promise.allSettled(found.map((m) => this.loader.reload(m)));
       const present = new Set(found.map((m) => m.version));
       for (const stale of this.registry.versionsOf(name).filter((v) => !present.has(v.version))) await this.loader.unload(stale);
       const failures = results
         .map((r, i) => (r.status === 'rejected' ? `${found[i].version || 'unversioned'}: ${(r.reason as Error).message}` : null))
         .filter((f): f is string => f !== null);
-      if (failures.length > 0) throw invalidArgument(`failed to load '${name}': ${failures.join('; ')}`);
+      if (failures.length > 0) throw modelLoadFailed(`failed to load '${name}': ${failures.join('; ')}`);
     });
   }
 
@@ -67,7 +64,7 @@ export class ModelRepository {
       const versions = this.registry.versionsOf(name);
       if (versions.length === 0) {
         if (this.discover().some((m) => m.name === name)) return; // on disk, already unloaded
-        throw notFound(`Model ${name} not found`);
+        throw modelNotFound(`Model ${name} not found`);
       }
       await Promise.all(versions.map((v) => this.loader.unload(v)));
     });

@@ -2,7 +2,7 @@
 // raw_input_contents / raw_output_contents: little-endian, row-major, no padding; BOOL one byte;
 // BYTES as a 4-byte little-endian length before each element.
 import { ARRAY_OF, elementSize, type Datatype, type FixedDatatype, type NumericArray } from './datatypes.js';
-import { invalidArgument } from './errors.js';
+import { badRequest } from './errors.js';
 import { elementCount, isBytesData, type BytesData, type TensorData } from './tensor.js';
 
 /**
@@ -14,7 +14,7 @@ export function decodeRaw(where: string, datatype: Datatype, shape: readonly num
   if (datatype === 'BYTES') return decodeRawBytes(where, count, bytes);
   const size = elementSize(datatype as FixedDatatype);
   if (bytes.byteLength !== count * size) {
-    throw invalidArgument(
+    throw badRequest(
       `${where}: shape [${shape.join(',')}] of ${datatype} needs ${count * size} bytes but ${bytes.byteLength} were given`,
     );
   }
@@ -30,18 +30,18 @@ function decodeRawBytes(where: string, count: number, bytes: Uint8Array): BytesD
   let total = 0;
   for (let i = 0; i < count; i++) {
     if (pos + 4 > bytes.byteLength) {
-      throw invalidArgument(`${where}: BYTES data ends after ${i} of ${count} elements`);
+      throw badRequest(`${where}: BYTES data ends after ${i} of ${count} elements`);
     }
     const length = view.getUint32(pos, true);
     pos += 4 + length;
     if (pos > bytes.byteLength) {
-      throw invalidArgument(`${where}: BYTES element ${i} claims ${length} bytes but the data ends before them`);
+      throw badRequest(`${where}: BYTES element ${i} claims ${length} bytes but the data ends before them`);
     }
     total += length;
     offsets[i + 1] = total;
   }
   if (pos !== bytes.byteLength) {
-    throw invalidArgument(`${where}: ${bytes.byteLength - pos} bytes left over after ${count} BYTES elements`);
+    throw badRequest(`${where}: ${bytes.byteLength - pos} bytes left over after ${count} BYTES elements`);
   }
   const values = new Uint8Array(total);
   pos = 0;

@@ -1,8 +1,9 @@
-// The model registry: every known model version, its state and, once loaded, its metadata.
-import { notFound } from './errors.js';
-import type { ModelState, TensorMetadata } from './types.js';
-import type { ModelSettings } from '../config/schema.js';
-import type { ModelSpec } from '../runtimes/runtime.js';
+// The model registry: every known model version, its state and, once loaded, its configuration.
+import type { ModelSpec } from './backend.js';
+import { modelNotFound } from './errors.js';
+import type { ModelConfiguration } from './model-config.js';
+import type { DiscoveredModel } from './repository.js';
+import type { ModelState } from './types.js';
 
 export interface ModelVersion {
   name: string;
@@ -11,13 +12,15 @@ export interface ModelVersion {
   state: ModelState;
   /** Why the version is UNAVAILABLE ('' otherwise). */
   reason: string;
-  platform: string;
-  settings: ModelSettings;
-  modelPath: string;
-  /** Set while READY: what a worker needs to run it. */
+  /** Where it was found: settings, paths, runtime. */
+  source: DiscoveredModel;
+  /**
+   * The normalised configuration: from the settings once they have been checked (while LOADING),
+   * with the model's own metadata once READY. Undefined when the settings cannot work.
+   */
+  config?: ModelConfiguration;
+  /** Set while READY: the load the workers hold. */
   spec?: ModelSpec;
-  inputs: TensorMetadata[];
-  outputs: TensorMetadata[];
   loadMs?: number;
 }
 
@@ -67,10 +70,10 @@ export class ModelRegistry {
    */
   resolve(name: string, version?: string): ModelVersion {
     const versions = this.models.get(name);
-    if (versions === undefined) throw notFound(`Model ${name} not found`);
+    if (versions === undefined) throw modelNotFound(`Model ${name} not found`);
     if (version !== undefined && version !== '') {
       const entry = versions.get(version);
-      if (entry === undefined) throw notFound(`Model ${name} with version ${version} not found`);
+      if (entry === undefined) throw modelNotFound(`Model ${name} with version ${version} not found`);
       return entry;
     }
     const unversioned = versions.get('');

@@ -1,25 +1,33 @@
 // Model discovery: finds every model under the repository root.
 //
 // - A folder with a model-settings.json is a model (name: the settings' name, else the folder's).
-//   Its file is parameters.uri (a file, or a folder holding model.onnx), default the folder itself.
+//   Its runtime is the one its `implementation` selects (the default runtime when it names none);
+//   its file is parameters.uri (default the folder itself), located by that runtime (a folder
+//   means the runtime's model file inside it).
 // - Versions: parameters.version names the version of that settings file; without it, numeric
-//   sub-folders holding a model.onnx (Triton's <model>/<version>/ layout) are its versions.
-// - A folder holding model.onnx and no model-settings.json is a model too (zero-config); a numeric
-//   folder of that kind is a version of its parent folder's model.
+//   sub-folders holding the runtime's model file (Triton's <model>/<version>/ layout) are its versions.
+// - A folder holding a file some runtime recognises (e.g. model.onnx) and no model-settings.json is
+//   a model too (zero-config); a numeric folder of that kind is a version of its parent's model.
+//
+// Settings are read and runtimes recognised through injected interfaces (config/ and runtimes/
+// implement them), so discovery knows no file name of its own but the settings file's.
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { basename, dirname, join, relative, resolve, sep } from 'node:path';
-import { SettingsError, loadModelSettings } from '../config/load.js';
-import type { ModelSettings } from '../config/schema.js';
+import { basename, dirname, extname, join, relative, resolve, sep } from 'node:path';
+import { SettingsError } from './errors.js';
+import type { Env, ModelSettings, RuntimeCatalogue, RuntimeInfo, SettingsReader } from './settings.js';
 
 export const SETTINGS_FILE = 'model-settings.json';
-export const MODEL_FILE = 'model.onnx';
 
 export interface DiscoveredModel {
   name: string;
   /** '' for an unversioned model. */
   version: string;
-  /** Absolute path of the ONNX file (it may not exist: the load then fails with that reason). */
+  /** The runtime that serves it; null when its `implementation` selects none (its load then fails). */
+  runtime: string | null;
+  /** Absolute path of the model's file (or folder); it may not exist: the load then fails with that reason. */
   modelPath: string;
+  /** The model's folder: where its settings are (or its file, for a zero-config model). */
+  folder: string;
   settings: ModelSettings;
   settingsFile: string | null;
 }
@@ -29,94 +37,117 @@ export interface Discovery {
   warnings: string[];
 }
 
-type Env = Record<string, string | undefined>;
+export interface DiscoveryOptions {
+  env: Env;
+  settings: SettingsReader;
+  runtimes: RuntimeCatalogue;
+}
 
 const isVersion = (name: string): boolean => /^\d+$/.test(name);
 
-function walk(root: string, found: { settings: string[]; onnx: string[] }): void {
+const isDirectory = (path: string): boolean => existsSync(path) && statSync(path).isDirectory();
+
+interface Found {
+  settings: string[];
+  /** Folders holding a file some runtime recognises, with that runtime. */
+  models: { dir: string; runtime: RuntimeInfo }[];
+}
+
+function walk(dir: string, runtimes: RuntimeCatalogue, found: Found): void {
   let entries;
   try {
-    entries = readdirSync(root, { withFileTypes: true });
+    entries = readdirSync(dir, { withFileTypes: true });
   } catch {
     return;
   }
-  if (entries.some((e) => e.isFile() && e.name === SETTINGS_FILE)) found.settings.push(root);
-  if (entries.some((e) => e.isFile() && e.name === MODEL_FILE)) found.onnx.push(root);
+  const files = entries.filter((e) => e.isFile()).map((e) => e.name);
+  if (files.includes(SETTINGS_FILE)) found.settings.push(dir);
+  const runtime = runtimes.recognise(files);
+  if (runtime !== null) found.models.push({ dir, runtime });
   for (const e of entries) {
-    if (e.isDirectory() && !e.name.startsWith('.') && e.name !== 'node_modules') walk(join(root, e.name), found);
+    if (e.isDirectory() && !e.name.startsWith('.') && e.name !== 'node_modules') walk(join(dir, e.name), runtimes, found);
   }
 }
 
-/** A model file: the path itself, or model.onnx (else the only *.onnx) inside a folder. */
-function modelFileIn(path: string): string {
-  if (!existsSync(path) || !statSync(path).isDirectory()) return path;
-  const standard = join(path, MODEL_FILE);
-  if (existsSync(standard)) return standard;
-  const onnx = readdirSync(path).filter((f) => f.endsWith('.onnx'));
-  return onnx.length === 1 ? join(path, onnx[0]) : standard;
-}
-
-function versionFolders(dir: string): string[] {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) return [];
+/** Numeric sub-folders of `dir` holding one of the runtime's model files. */
+function versionFolders(dir: string, runtime: RuntimeInfo): string[] {
+  if (!isDirectory(dir)) return [];
   return readdirSync(dir, { withFileTypes: true })
-    .filter((e) => e.isDirectory() && isVersion(e.name) && existsSync(join(dir, e.name, MODEL_FILE)))
+    .filter((e) => e.isDirectory() && isVersion(e.name) && runtime.modelFiles.some((f) => existsSync(join(dir, e.name, f))))
     .map((e) => e.name);
 }
 
-export function discoverModels(rootPath: string, env: Env = process.env): Discovery {
+export function discoverModels(rootPath: string, options: DiscoveryOptions): Discovery {
+  const { env, settings: reader, runtimes } = options;
   const root = resolve(rootPath);
   const warnings: string[] = [];
   const models: DiscoveredModel[] = [];
-  const found = { settings: [] as string[], onnx: [] as string[] };
+  const found: Found = { settings: [], models: [] };
   if (!existsSync(root)) throw new SettingsError(`model repository root ${root} does not exist`);
-  walk(root, found);
+  walk(root, runtimes, found);
   const claimed = new Set<string>();
+  const claim = (path: string): void => void claimed.add(isDirectory(path) ? path : dirname(path));
 
   for (const dir of found.settings) {
     const file = join(dir, SETTINGS_FILE);
-    const loaded = loadModelSettings(file, env);
+    const loaded = reader.read(file, env);
     warnings.push(...loaded.warnings);
     const settings = loaded.settings;
     const version = settings.parameters.version ?? '';
     // MLServer: a settings folder named after its version belongs to the parent folder's model.
     const folderName = version !== '' && basename(dir) === version ? basename(dirname(dir)) : basename(dir);
     const name = settings.name ?? folderName;
+    const runtime = runtimes.select(settings.implementation);
     const uri = resolve(dir, settings.parameters.uri ?? '.');
     claimed.add(dir);
-    const versions = version === '' ? versionFolders(uri) : [];
-    if (versions.length > 0) {
+    const versions = version === '' && runtime !== null ? versionFolders(uri, runtime) : [];
+    if (runtime !== null && versions.length > 0) {
       for (const v of versions) {
-        claimed.add(join(uri, v));
-        models.push({ name, version: v, modelPath: join(uri, v, MODEL_FILE), settings, settingsFile: file });
+        const at = join(uri, v);
+        claimed.add(at);
+        const modelPath = runtime.locate({ folder: dir, uri: at, implementation: settings.implementation });
+        models.push({ name, version: v, runtime: runtime.name, modelPath, folder: dir, settings, settingsFile: file });
       }
     } else {
-      const modelPath = modelFileIn(uri);
-      claimed.add(dirname(modelPath));
-      models.push({ name, version, modelPath, settings, settingsFile: file });
+      const modelPath = runtime?.locate({ folder: dir, uri, implementation: settings.implementation }) ?? uri;
+      claim(modelPath);
+      models.push({ name, version, runtime: runtime?.name ?? null, modelPath, folder: dir, settings, settingsFile: file });
     }
   }
 
-  for (const dir of found.onnx) {
+  for (const { dir, runtime } of found.models) {
     if (claimed.has(dir)) continue;
     // Inside a folder that has settings of its own (e.g. extra files of a model): not a model.
     if (found.settings.some((s) => dir.startsWith(s + sep) && !isVersion(basename(dir)))) continue;
-    const { settings, warnings: w } = loadModelSettings(null, env);
+    const { settings, warnings: w } = reader.read(null, env);
     warnings.push(...w);
     const versioned = isVersion(basename(dir)) && dir !== root;
     const name = settings.name ?? basename(versioned ? dirname(dir) : dir);
-    models.push({ name, version: versioned ? basename(dir) : settings.parameters.version ?? '', modelPath: join(dir, MODEL_FILE), settings, settingsFile: null });
+    models.push({
+      name,
+      version: versioned ? basename(dir) : settings.parameters.version ?? '',
+      runtime: runtime.name,
+      modelPath: runtime.locate({ folder: dir, uri: dir, implementation: undefined }),
+      folder: dir,
+      settings,
+      settingsFile: null,
+    });
   }
 
   // MLServer builds one model from MLSERVER_MODEL_* alone when the repository has none (this is
   // how `mlflow models serve --enable-mlserver` and KServe start it).
   if (models.length === 0) {
-    const { settings } = loadModelSettings(null, env);
+    const { settings } = reader.read(null, env);
     if (settings.parameters.uri !== undefined) {
       const uri = resolve(root, settings.parameters.uri);
+      const folder = isDirectory(uri) ? uri : dirname(uri);
+      const runtime = runtimes.select(settings.implementation);
       models.push({
-        name: settings.name ?? basename(uri).replace(/\.onnx$/, ''),
+        name: settings.name ?? basename(uri, extname(uri)),
         version: settings.parameters.version ?? '',
-        modelPath: modelFileIn(uri),
+        runtime: runtime?.name ?? null,
+        modelPath: runtime?.locate({ folder, uri, implementation: settings.implementation }) ?? uri,
+        folder,
         settings,
         settingsFile: null,
       });

@@ -9,10 +9,9 @@
 //   compute_output: hand-back + split), so each request of a batch of 8 counts the whole execution;
 // - an execution is one model run; inference_count adds its rows (batch size), execution_count 1,
 //   and batch_stats keeps compute times per batch size (the mean batch = inferences ÷ executions).
-import { TesseraError } from './errors.js';
+import type { FailureReason } from './errors.js';
 
-/** Why a request failed, as Triton's nv_inference_request_failure `reason` label (plus INVALID). */
-export type FailureReason = 'REJECTED' | 'CANCELED' | 'INVALID' | 'BACKEND' | 'OTHER';
+export type { FailureReason } from './errors.js';
 
 /** Durations of one execution, in nanoseconds. */
 export interface ExecutionTiming {
@@ -44,21 +43,6 @@ export interface InferenceObserver {
 export type RequestOutcome =
   | { ok: true; durationNs: number; trace: RequestTrace }
   | { ok: false; durationNs: number; reason: FailureReason };
-
-export function failureReason(error: unknown): FailureReason {
-  if (!(error instanceof TesseraError)) return 'BACKEND';
-  if (error.reason !== undefined) return error.reason;
-  switch (error.kind) {
-    case 'invalid_argument':
-    case 'not_found':
-    case 'too_large':
-      return 'INVALID';
-    case 'internal':
-      return 'BACKEND';
-    default:
-      return 'OTHER';
-  }
-}
 
 /** Calls every observer in turn. */
 export function observers(...list: InferenceObserver[]): InferenceObserver {

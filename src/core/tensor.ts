@@ -40,7 +40,6 @@ export function bytesElement(data: BytesData, i: number): Uint8Array {
 }
 
 const utf8 = new TextEncoder();
-const utf8Decoder = new TextDecoder();
 
 /** Packs strings as UTF-8 into one BytesData. */
 export function bytesFromStrings(strings: readonly string[]): BytesData {
@@ -58,12 +57,6 @@ export function bytesFromArrays(elements: readonly Uint8Array[]): BytesData {
   const values = new Uint8Array(total);
   for (let i = 0; i < elements.length; i++) values.set(elements[i], offsets[i]);
   return { kind: 'bytes', values, offsets };
-}
-
-export function bytesToStrings(data: BytesData): string[] {
-  const out = new Array<string>(data.offsets.length - 1);
-  for (let i = 0; i < out.length; i++) out[i] = utf8Decoder.decode(bytesElement(data, i));
-  return out;
 }
 
 /**

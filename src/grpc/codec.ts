@@ -1,7 +1,7 @@
 // gRPC messages (as @grpc/proto-loader objects) <-> core inference types. Raw contents decode
 // with one copy per tensor; typed contents go through the repeated fields protobuf gives us.
 import { ARRAY_OF, INTEGER_RANGE, type Datatype, type FixedDatatype, type NumericArray, isDatatype } from '../core/datatypes.js';
-import { invalidArgument } from '../core/errors.js';
+import { badRequest } from '../core/errors.js';
 import { decodeRaw, encodeRaw } from '../core/raw-tensor.js';
 import { bytesElement, bytesFromArrays, isBytesData, type Tensor, type TensorData } from '../core/tensor.js';
 import type { InferenceRequest, InferenceResponse, Parameters, ParameterValue } from '../core/types.js';
@@ -134,7 +134,7 @@ function decodeContents(where: string, datatype: Datatype, c: TensorContentsMess
       const array = new ARRAY_OF[datatype](values.length) as Exclude<NumericArray, BigInt64Array | BigUint64Array>;
       for (let i = 0; i < values.length; i++) {
         const v = values[i];
-        if (v < lo || v > hi) throw invalidArgument(`${where}: element ${i} is ${v}, expected an integer in [${lo}, ${hi}] for ${datatype}`);
+        if (v < lo || v > hi) throw badRequest(`${where}: element ${i} is ${v}, expected an integer in [${lo}, ${hi}] for ${datatype}`);
         array[i] = v;
       }
       return array;
@@ -150,14 +150,14 @@ function decodeContents(where: string, datatype: Datatype, c: TensorContentsMess
     case 'BYTES':
       return bytesFromArrays(take<Uint8Array>('bytes_contents'));
     default:
-      throw invalidArgument(`${where}: ${datatype} has no typed contents field; send it in raw_input_contents`);
+      throw badRequest(`${where}: ${datatype} has no typed contents field; send it in raw_input_contents`);
   }
 }
 
 function shapeOf(where: string, shape: Long[]): number[] {
   return shape.map((d) => {
     const n = Number(d);
-    if (!Number.isSafeInteger(n) || n < 0) throw invalidArgument(`${where}: dimension ${d} is not a valid size`);
+    if (!Number.isSafeInteger(n) || n < 0) throw badRequest(`${where}: dimension ${d} is not a valid size`);
     return n;
   });
 }
@@ -165,21 +165,21 @@ function shapeOf(where: string, shape: Long[]): number[] {
 export function decodeInferRequest(message: ModelInferRequestMessage): { request: InferenceRequest; raw: boolean } {
   const raw = message.raw_input_contents.length > 0;
   if (raw && message.raw_input_contents.length !== message.inputs.length) {
-    throw invalidArgument(
+    throw badRequest(
       `raw_input_contents has ${message.raw_input_contents.length} entries but the request has ${message.inputs.length} inputs`,
     );
   }
   const inputs: Tensor[] = message.inputs.map((input, i) => {
     const where = `input '${input.name}'`;
-    if (!isDatatype(input.datatype)) throw invalidArgument(`inputs[${i}] '${input.name}': unknown datatype '${input.datatype}'`);
+    if (!isDatatype(input.datatype)) throw badRequest(`inputs[${i}] '${input.name}': unknown datatype '${input.datatype}'`);
     const shape = shapeOf(where, input.shape);
     let data: TensorData;
     if (raw) {
-      if (hasContents(input.contents)) throw invalidArgument(`${where}: contents must not be set when raw_input_contents is used`);
+      if (hasContents(input.contents)) throw badRequest(`${where}: contents must not be set when raw_input_contents is used`);
       data = decodeRaw(where, input.datatype, shape, message.raw_input_contents[i]);
     } else {
       if (!hasContents(input.contents) && shape.reduce((a, b) => a * b, 1) !== 0) {
-        throw invalidArgument(`${where}: no data: set its contents or raw_input_contents`);
+        throw badRequest(`${where}: no data: set its contents or raw_input_contents`);
       }
       data = decodeContents(where, input.datatype, input.contents ?? {});
     }
@@ -230,7 +230,7 @@ function encodeContents(datatype: Datatype, data: TensorData): TensorContentsMes
     case 'FP64':
       return { fp64_contents: Array.from(a as Float64Array) };
     default:
-      throw invalidArgument(`output datatype ${datatype} has no typed contents field; request raw outputs`);
+      throw badRequest(`output datatype ${datatype} has no typed contents field; request raw outputs`);
   }
 }
 

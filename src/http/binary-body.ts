@@ -2,10 +2,9 @@
 // binary section, the raw single-input body, and the binary response layout.
 import type { Datatype, FixedDatatype } from '../core/datatypes.js';
 import { elementSize } from '../core/datatypes.js';
-import { invalidArgument } from '../core/errors.js';
+import { badRequest, invalidInput } from '../core/errors.js';
 import { decodeRaw } from '../core/raw-tensor.js';
-import type { ModelVersion } from '../core/registry.js';
-import type { InferenceRequest, InferenceResponse, Parameters } from '../core/types.js';
+import type { InferenceRequest, InferenceResponse, Parameters, TensorMetadata } from '../core/types.js';
 import { parseJson, type JsonValue } from './exact-json.js';
 
 export const HEADER_LENGTH = 'inference-header-content-length';
@@ -25,10 +24,10 @@ export function splitInferBody(body: Buffer | undefined, header: string | string
     return { json: bytes.length === 0 ? undefined : parseJson(bytes.toString('utf8')), binary: null, rawInput: null };
   }
   const text = Array.isArray(header) ? header[0] : header;
-  if (!/^\s*\d+\s*$/.test(text)) throw invalidArgument(`Inference-Header-Content-Length '${text}' is not a non-negative integer`);
+  if (!/^\s*\d+\s*$/.test(text)) throw badRequest(`Inference-Header-Content-Length '${text}' is not a non-negative integer`);
   const length = Number(text);
   if (length > bytes.length) {
-    throw invalidArgument(`Inference-Header-Content-Length ${length} is beyond the ${bytes.length}-byte body`);
+    throw badRequest(`Inference-Header-Content-Length ${length} is beyond the ${bytes.length}-byte body`);
   }
   if (length === 0) return { json: undefined, binary: null, rawInput: bytes };
   return { json: parseJson(bytes.subarray(0, length).toString('utf8')), binary: bytes.subarray(length), rawInput: null };
@@ -38,9 +37,9 @@ export function splitInferBody(body: Buffer | undefined, header: string | string
  * A raw binary request (Inference-Header-Content-Length: 0): the body is the bytes of the model's
  * only input, taken as batch 1; the one remaining variable dimension follows from the byte count.
  */
-export function rawInputRequest(model: ModelVersion, bytes: Uint8Array): InferenceRequest {
+export function rawInputRequest(model: { name: string; inputs: readonly TensorMetadata[] }, bytes: Uint8Array): InferenceRequest {
   if (model.inputs.length !== 1) {
-    throw invalidArgument(
+    throw invalidInput(
       `a raw binary request (Inference-Header-Content-Length: 0) needs a model with exactly one input; '${model.name}' has ${model.inputs.length}`,
     );
   }
@@ -52,11 +51,11 @@ export function rawInputRequest(model: ModelVersion, bytes: Uint8Array): Inferen
   if (input.datatype === 'BYTES') {
     for (let i = 0; i < shape.length; i++) if (shape[i] === -1) shape[i] = 1;
   } else if (variable > 1) {
-    throw invalidArgument(`${where}: a raw binary body cannot fill shape [${input.shape.join(',')}], which has more than one variable dimension`);
+    throw badRequest(`${where}: a raw binary body cannot fill shape [${input.shape.join(',')}], which has more than one variable dimension`);
   } else if (variable === 1) {
     const fixed = shape.reduce((n, d) => (d === -1 ? n : n * d), 1) * elementSize(input.datatype as FixedDatatype);
     if (fixed === 0 || bytes.byteLength % fixed !== 0) {
-      throw invalidArgument(`${where}: a raw body of ${bytes.byteLength} bytes is not a whole number of ${fixed}-byte rows of shape [${input.shape.join(',')}]`);
+      throw badRequest(`${where}: a raw body of ${bytes.byteLength} bytes is not a whole number of ${fixed}-byte rows of shape [${input.shape.join(',')}]`);
     }
     shape[shape.indexOf(-1)] = bytes.byteLength / fixed;
   }

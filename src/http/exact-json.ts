@@ -5,7 +5,7 @@
 // plain JSON.parse whenever the text holds no integer literal of 16+ digits (one regex scan, far
 // cheaper than the parse). Otherwise a small recursive-descent parser runs, which returns such
 // literals as bigint when they do not fit a double exactly. Strings are still decoded by JSON.parse.
-import { invalidArgument } from '../core/errors.js';
+import { badRequest } from '../core/errors.js';
 
 /** A JSON value as parsed here: like JSON.parse's, plus bigint for unsafe integer literals. */
 export type JsonValue = null | boolean | number | bigint | string | JsonValue[] | { [key: string]: JsonValue };
@@ -21,7 +21,7 @@ export function parseJson(text: string): JsonValue {
     return new ExactParser(text).parseDocument();
   } catch (error) {
     if (error instanceof SyntaxError || error instanceof RangeError) {
-      throw invalidArgument(`malformed JSON in request body: ${error.message}`);
+      throw badRequest(`malformed JSON in request body: ${error.message}`);
     }
     throw error;
   }

@@ -3,7 +3,7 @@
 // walks element arrays); errors name the field: "inputs[0].shape: ...".
 import { z } from 'zod';
 import { isDatatype } from '../core/datatypes.js';
-import { invalidArgument } from '../core/errors.js';
+import { badRequest } from '../core/errors.js';
 import { decodeRaw, encodeRaw, rawByteLength } from '../core/raw-tensor.js';
 import type { Tensor } from '../core/tensor.js';
 import type { InferenceRequest, InferenceResponse, Parameters } from '../core/types.js';
@@ -50,45 +50,45 @@ function fieldPath(path: readonly PropertyKey[]): string {
  * their bytes from it, in the order they appear.
  */
 export function decodeInferenceRequest(body: JsonValue | undefined, binary: Uint8Array | null = null): InferenceRequest {
-  if (body === undefined) throw invalidArgument('the request body is empty: an inference request needs inputs');
+  if (body === undefined) throw badRequest('the request body is empty: an inference request needs inputs');
   const parsed = requestSchema.safeParse(body);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const field = fieldPath(issue.path);
-    throw invalidArgument(field === '' ? issue.message : `${field}: ${issue.message}`);
+    throw badRequest(field === '' ? issue.message : `${field}: ${issue.message}`);
   }
   const r = parsed.data;
   let offset = 0;
   const inputs: Tensor[] = r.inputs.map((input, i) => {
     const where = `inputs[${i}] '${input.name}'`;
-    if (!isDatatype(input.datatype)) throw invalidArgument(`${where}: unknown datatype '${input.datatype}'`);
+    if (!isDatatype(input.datatype)) throw badRequest(`${where}: unknown datatype '${input.datatype}'`);
     const shape = input.shape.map((d) => {
-      if (typeof d === 'bigint' || !Number.isSafeInteger(d)) throw invalidArgument(`${where}: dimension ${d} is too large`);
+      if (typeof d === 'bigint' || !Number.isSafeInteger(d)) throw badRequest(`${where}: dimension ${d} is too large`);
       return d;
     });
     const { binary_data_size: binarySize, ...parameters } = input.parameters ?? {};
     let data;
     if (binarySize !== undefined) {
       if (input.data !== undefined) {
-        throw invalidArgument(`input '${input.name}' must set only one of 'data' and 'parameters.binary_data_size'`);
+        throw badRequest(`input '${input.name}' must set only one of 'data' and 'parameters.binary_data_size'`);
       }
       if (typeof binarySize !== 'number' || !Number.isSafeInteger(binarySize) || binarySize < 0) {
-        throw invalidArgument(`input '${input.name}': parameters.binary_data_size must be a non-negative integer`);
+        throw badRequest(`input '${input.name}': parameters.binary_data_size must be a non-negative integer`);
       }
       if (binary === null) {
-        throw invalidArgument(
+        throw badRequest(
           `input '${input.name}' has parameters.binary_data_size but the request carries no binary data (set the Inference-Header-Content-Length header)`,
         );
       }
       if (offset + binarySize > binary.byteLength) {
-        throw invalidArgument(
+        throw badRequest(
           `input '${input.name}': unexpected size: expecting ${binarySize} bytes of binary data but only ${binary.byteLength - offset} are left`,
         );
       }
       data = decodeRaw(`input '${input.name}'`, input.datatype, shape, binary.subarray(offset, offset + binarySize));
       offset += binarySize;
     } else {
-      if (input.data === undefined) throw invalidArgument(`inputs[${i}].data: is required (or parameters.binary_data_size with binary data)`);
+      if (input.data === undefined) throw badRequest(`inputs[${i}].data: is required (or parameters.binary_data_size with binary data)`);
       data = decodeJsonData(`input '${input.name}'`, input.datatype, shape, input.data as JsonValue);
     }
     const tensor: Tensor = { name: input.name, datatype: input.datatype, shape, data };
@@ -96,7 +96,7 @@ export function decodeInferenceRequest(body: JsonValue | undefined, binary: Uint
     return tensor;
   });
   if (binary !== null && offset !== binary.byteLength) {
-    throw invalidArgument(`unexpected additional input data: ${binary.byteLength - offset} bytes after the last binary input`);
+    throw badRequest(`unexpected additional input data: ${binary.byteLength - offset} bytes after the last binary input`);
   }
   const request: InferenceRequest = { inputs };
   if (r.id !== undefined) request.id = r.id;
@@ -146,11 +146,4 @@ export function encodeInferenceResponseParts(response: InferenceResponse, binary
     out += ',"data":' + encodeJsonData(o.datatype, o.data) + '}';
   });
   return { json: out + ']}', binary };
-}
-
-const NO_BINARY: ReadonlySet<string> = new Set();
-
-/** The V2 JSON text of a response; tensor data is written flat, 64-bit integers exactly. */
-export function encodeInferenceResponse(response: InferenceResponse): string {
-  return encodeInferenceResponseParts(response, NO_BINARY).json;
 }

@@ -11,7 +11,7 @@ import {
   type FixedDatatype,
   type NumericArray,
 } from '../core/datatypes.js';
-import { invalidArgument } from '../core/errors.js';
+import { badRequest } from '../core/errors.js';
 import { bytesElement, elementCount, type BytesData, type TensorData } from '../core/tensor.js';
 import { MAX_JSON_DEPTH, type JsonValue } from './exact-json.js';
 
@@ -32,7 +32,7 @@ function describe(value: JsonValue): string {
  */
 export function decodeJsonData(where: string, datatype: Datatype, shape: readonly number[], data: JsonValue): TensorData {
   if (isBinaryOnly(datatype)) {
-    throw invalidArgument(
+    throw badRequest(
       `${where}: receiving ${datatype} data via JSON is not supported; send it with the binary tensor data extension`,
     );
   }
@@ -40,7 +40,7 @@ export function decodeJsonData(where: string, datatype: Datatype, shape: readonl
   if (!Array.isArray(data)) {
     // A bare scalar is accepted for a one-element tensor, as Triton's reader does.
     if (count !== 1 || data === null || typeof data === 'object') {
-      throw invalidArgument(`${where}: 'data' must be an array`);
+      throw badRequest(`${where}: 'data' must be an array`);
     }
     data = [data];
   }
@@ -49,7 +49,7 @@ export function decodeJsonData(where: string, datatype: Datatype, shape: readonl
   const write = writerFor(where, datatype, array);
   let n = 0;
   const walk = (node: JsonValue[], depth: number): void => {
-    if (depth > MAX_JSON_DEPTH) throw invalidArgument(`${where}: 'data' nested deeper than ${MAX_JSON_DEPTH}`);
+    if (depth > MAX_JSON_DEPTH) throw badRequest(`${where}: 'data' nested deeper than ${MAX_JSON_DEPTH}`);
     for (let i = 0; i < node.length; i++) {
       const v = node[i];
       if (Array.isArray(v)) {
@@ -67,7 +67,7 @@ export function decodeJsonData(where: string, datatype: Datatype, shape: readonl
 
 function countMismatch(where: string, shape: readonly number[], expected: number, got: number): Error {
   const more = got > expected ? 'at least ' : '';
-  return invalidArgument(
+  return badRequest(
     `${where}: shape [${shape.join(',')}] needs ${expected} elements but 'data' has ${more}${got}`,
   );
 }
@@ -75,11 +75,11 @@ function countMismatch(where: string, shape: readonly number[], expected: number
 function decodeBytes(where: string, shape: readonly number[], count: number, data: JsonValue[]): BytesData {
   const parts: Uint8Array[] = [];
   const walk = (node: JsonValue[], depth: number): void => {
-    if (depth > MAX_JSON_DEPTH) throw invalidArgument(`${where}: 'data' nested deeper than ${MAX_JSON_DEPTH}`);
+    if (depth > MAX_JSON_DEPTH) throw badRequest(`${where}: 'data' nested deeper than ${MAX_JSON_DEPTH}`);
     for (const v of node) {
       if (Array.isArray(v)) walk(v, depth + 1);
       else if (typeof v === 'string') parts.push(utf8.encode(v));
-      else throw invalidArgument(`${where}: element ${parts.length} is ${describe(v)}, expected a string for BYTES`);
+      else throw badRequest(`${where}: element ${parts.length} is ${describe(v)}, expected a string for BYTES`);
     }
   };
   walk(data, 1);
@@ -94,7 +94,7 @@ function decodeBytes(where: string, shape: readonly number[], count: number, dat
 
 function writerFor(where: string, datatype: FixedDatatype, array: NumericArray): Writer {
   const bad = (value: JsonValue, index: number, expected: string): never => {
-    throw invalidArgument(`${where}: element ${index} is ${describe(value)}, expected ${expected}`);
+    throw badRequest(`${where}: element ${index} is ${describe(value)}, expected ${expected}`);
   };
   switch (datatype) {
     case 'BOOL': {
@@ -158,7 +158,7 @@ export function encodeJsonData(datatype: Datatype, data: TensorData): string {
     return out + ']';
   }
   if (isBinaryOnly(datatype)) {
-    throw invalidArgument(`sending ${datatype} data via JSON is not supported; request it as binary data`);
+    throw badRequest(`sending ${datatype} data via JSON is not supported; request it as binary data`);
   }
   const array = data as NumericArray;
   if (datatype === 'BOOL') {

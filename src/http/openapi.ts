@@ -1,9 +1,10 @@
-// The OpenAPI 3 description of Tessera's REST API (V2 dataplane, repository, statistics and
-// configuration extensions), served at /v2/docs/dataplane.json and rendered by Swagger UI at /v2/docs.
-// Written by hand from the routes in server.ts: the routes parse bodies themselves (exact 64-bit
-// integers, binary extension), so there are no fastify schemas to generate it from.
+// The OpenAPI 3 description of Tessera's REST API, served at /v2/docs/dataplane.json and rendered by
+// Swagger UI at /v2/docs. Each route carries its own operation (route option `config.openapi`, from
+// the builders below); the document is assembled from the routes fastify actually registered, so
+// it cannot list a route that does not exist or miss one that does. The routes parse bodies
+// themselves (exact 64-bit integers, binary extension), so there are no fastify schemas to use.
 
-type Schema = Record<string, unknown>;
+export type Schema = Record<string, unknown>;
 
 const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: Schema, description: string): Schema => ({ description, content: { 'application/json': { schema } } });
@@ -140,125 +141,124 @@ const schemas: Record<string, Schema> = {
   },
 };
 
-function modelOperations(versioned: boolean): Record<string, Schema> {
-  const params = versioned ? [modelParam, versionParam] : [modelParam];
-  const base = versioned ? '/v2/models/{model}/versions/{version}' : '/v2/models/{model}';
-  const tag = ['model'];
-  const which = versioned ? 'a model version' : 'a model (its default version)';
-  return {
-    [base]: {
-      get: {
-        tags: tag,
-        summary: `Metadata of ${which}`,
-        parameters: params,
-        responses: { 200: json(ref('ModelMetadata'), 'metadata'), 404: error('unknown model or version') },
-      },
-    },
-    [`${base}/ready`]: {
-      get: {
-        tags: tag,
-        summary: `Readiness of ${which}`,
-        parameters: params,
-        responses: {
-          200: json({ type: 'object', properties: { name: { type: 'string' }, ready: { type: 'boolean' } } }, 'ready'),
-          503: json({ type: 'object', properties: { name: { type: 'string' }, ready: { type: 'boolean' } } }, 'not ready'),
-          404: error('unknown model or version'),
-        },
-      },
-    },
-    [`${base}/infer`]: {
-      post: {
-        tags: ['inference'],
-        summary: `Run inference on ${which}`,
-        description:
-          'V2 JSON body (Content-Type application/json, none, or application/octet-stream). With Triton\'s binary tensor extension ' +
-          'the JSON header is the first Inference-Header-Content-Length bytes, followed by binary inputs; outputs asked for with ' +
-          '`binary_data` come back the same way. gzip/deflate bodies are accepted.',
-        parameters: params,
-        requestBody: { required: true, content: { 'application/json': { schema: ref('InferenceRequest') } } },
-        responses: {
-          200: json(ref('InferenceResponse'), 'the outputs'),
-          400: error('malformed request: the message names the field'),
-          404: error('unknown model or version'),
-          413: error('body larger than http_max_input_size'),
-          503: error('model not ready, queue full, or timed out in queue'),
-          500: error('inference failed'),
-        },
-      },
-    },
-    [`${base}/stats`]: {
-      get: {
-        tags: ['statistics'],
-        summary: `Statistics of ${which === 'a model (its default version)' ? 'every version of a model' : which}`,
-        parameters: params,
-        responses: { 200: json({ type: 'object', properties: { model_stats: { type: 'array', items: ref('ModelStatistics') } } }, 'statistics'), 404: error('unknown model or version') },
-      },
-    },
-    [`${base}/config`]: {
-      get: {
-        tags: ['configuration'],
-        summary: `Configuration of ${which} (Triton's model configuration extension)`,
-        parameters: params,
-        responses: { 200: json(ref('ModelConfig'), 'configuration'), 404: error('unknown model or version') },
-      },
-    },
-  };
-}
+const readyBody = { type: 'object', properties: { ready: { type: 'boolean' } } };
+const modelReadyBody = { type: 'object', properties: { name: { type: 'string' }, ready: { type: 'boolean' } } };
+const statsBody = { type: 'object', properties: { model_stats: { type: 'array', items: ref('ModelStatistics') } } };
+
+const which = (versioned: boolean): string => (versioned ? 'a model version' : 'a model (its default version)');
+const modelParams = (versioned: boolean): Schema[] => (versioned ? [modelParam, versionParam] : [modelParam]);
 
 const repositoryOperation = (action: 'load' | 'unload', summary: string): Schema => ({
-  post: {
-    tags: ['repository'],
-    summary,
-    parameters: [repositoryParam],
-    requestBody: { required: false, content: { 'application/json': { schema: { type: 'object' } } } },
-    responses: {
-      200: json({ type: 'object', properties: { name: { type: 'string' }, [action]: { type: 'boolean' } } }, 'done'),
-      400: error('the model failed to load (the message gives the reason)'),
-      404: error('no such model in the repository'),
-    },
+  tags: ['repository'],
+  summary,
+  parameters: [repositoryParam],
+  requestBody: { required: false, content: { 'application/json': { schema: { type: 'object' } } } },
+  responses: {
+    200: json({ type: 'object', properties: { name: { type: 'string' }, [action]: { type: 'boolean' } } }, 'done'),
+    400: error(action === 'load' ? 'the model failed to load (the message gives the reason)' : 'malformed body'),
+    404: error('no such model in the repository'),
   },
 });
 
-export function openApiDocument(version: string): Schema {
-  const readyBody = { type: 'object', properties: { ready: { type: 'boolean' } } };
+/** The OpenAPI operation of each route (attached to the route as `config.openapi`). */
+export const operations = {
+  live: { tags: ['health'], summary: 'Liveness', responses: { 200: json({ type: 'object', properties: { live: { type: 'boolean' } } }, 'the server is live') } },
+  ready: {
+    tags: ['health'],
+    summary: 'Readiness: every configured model has finished loading and at least one is ready',
+    responses: { 200: json(readyBody, 'ready'), 503: json(readyBody, 'not ready') },
+  },
+  serverMetadata: { tags: ['server'], summary: 'Server metadata', responses: { 200: json(ref('ServerMetadata'), 'name, version, extensions') } },
+  models: {
+    tags: ['server'],
+    summary: 'Every model version with its state',
+    responses: { 200: json({ type: 'object', properties: { models: { type: 'array', items: ref('ModelStatus') } } }, 'models') },
+  },
+  allStatistics: { tags: ['statistics'], summary: 'Statistics of every model version', responses: { 200: json(statsBody, 'statistics') } },
+  modelMetadata: (versioned: boolean): Schema => ({
+    tags: ['model'],
+    summary: `Metadata of ${which(versioned)}`,
+    parameters: modelParams(versioned),
+    responses: { 200: json(ref('ModelMetadata'), 'metadata'), 404: error('unknown model or version') },
+  }),
+  modelReady: (versioned: boolean): Schema => ({
+    tags: ['model'],
+    summary: `Readiness of ${which(versioned)}`,
+    parameters: modelParams(versioned),
+    responses: { 200: json(modelReadyBody, 'ready'), 503: json(modelReadyBody, 'not ready'), 404: error('unknown model or version') },
+  }),
+  infer: (versioned: boolean): Schema => ({
+    tags: ['inference'],
+    summary: `Run inference on ${which(versioned)}`,
+    description:
+      "V2 JSON body (Content-Type application/json, none, or application/octet-stream). With Triton's binary tensor extension " +
+      'the JSON header is the first Inference-Header-Content-Length bytes, followed by binary inputs; outputs asked for with ' +
+      '`binary_data` come back the same way. gzip/deflate bodies are accepted. The `x-request-timeout` header (seconds, or ' +
+      'with a unit: 1500ms, 2s) sets a deadline.',
+    parameters: [
+      ...modelParams(versioned),
+      { name: 'x-request-timeout', in: 'header', required: false, schema: { type: 'string' }, description: 'deadline: seconds (2, 0.5) or with a unit (1500ms, 2s, 1m)' },
+    ],
+    requestBody: { required: true, content: { 'application/json': { schema: ref('InferenceRequest') } } },
+    responses: {
+      200: json(ref('InferenceResponse'), 'the outputs'),
+      400: error('malformed request, or one that does not fit the model: the message names the field'),
+      404: error('unknown model or version'),
+      413: error('body larger than http_max_input_size'),
+      499: error('the client went away'),
+      500: error('inference failed'),
+      503: error('model not ready, queue full, or timed out in queue'),
+      504: error("the request's deadline (x-request-timeout, or the model's request_timeout) passed"),
+    },
+  }),
+  statistics: (versioned: boolean): Schema => ({
+    tags: ['statistics'],
+    summary: `Statistics of ${versioned ? 'a model version' : 'every version of a model'}`,
+    parameters: modelParams(versioned),
+    responses: { 200: json(statsBody, 'statistics'), 404: error('unknown model or version') },
+  }),
+  config: (versioned: boolean): Schema => ({
+    tags: ['configuration'],
+    summary: `Configuration of ${which(versioned)} (Triton's model configuration extension)`,
+    parameters: modelParams(versioned),
+    responses: { 200: json(ref('ModelConfig'), 'configuration'), 404: error('unknown model or version') },
+  }),
+  repositoryIndex: {
+    tags: ['repository'],
+    summary: 'Models found under the repository root',
+    requestBody: { required: false, content: { 'application/json': { schema: { type: 'object', properties: { ready: { type: 'boolean' } } } } } },
+    responses: { 200: json({ type: 'array', items: ref('ModelStatus') }, 'models'), 400: error('malformed body') },
+  },
+  repositoryLoad: repositoryOperation('load', '(Re)load a model from disk; the old instance serves until the new one is ready'),
+  repositoryUnload: repositoryOperation('unload', 'Unload a model'),
+  docsPage: { tags: ['docs'], summary: 'This page: Swagger UI for the whole API', responses: { 200: { description: 'HTML' } } },
+  docsDocument: { tags: ['docs'], summary: 'The OpenAPI document of the API', responses: { 200: { description: 'OpenAPI 3 JSON', content: { 'application/json': { schema: { type: 'object' } } } } } },
+} satisfies Record<string, Schema | ((versioned: boolean) => Schema)>;
+
+/** A route fastify registered, with its operation. */
+export interface DocumentedRoute {
+  method: string;
+  /** fastify's form: /v2/models/:model */
+  url: string;
+  operation: Schema;
+}
+
+/** fastify's /v2/models/:model → OpenAPI's /v2/models/{model}. */
+export const openApiPath = (url: string): string => url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+
+export function openApiDocument(options: { version: string; routes: readonly DocumentedRoute[]; rootPath: string }): Schema {
+  const paths: Record<string, Record<string, Schema>> = {};
+  for (const r of options.routes) (paths[openApiPath(r.url)] ??= {})[r.method.toLowerCase()] = r.operation;
   return {
     openapi: '3.0.3',
     info: {
       title: 'Tessera V2 inference API',
-      version,
-      description: 'The Open Inference Protocol (V2) over REST, with Triton\'s binary tensor, model repository, statistics and model configuration extensions. Prometheus metrics are served on the metrics port.',
+      version: options.version,
+      description:
+        "The Open Inference Protocol (V2) over REST, with Triton's binary tensor, model repository, statistics and model configuration extensions. Prometheus metrics are served on the metrics port.",
     },
-    paths: {
-      '/v2/health/live': {
-        get: { tags: ['health'], summary: 'Liveness', responses: { 200: json({ type: 'object', properties: { live: { type: 'boolean' } } }, 'the server is live') } },
-      },
-      '/v2/health/ready': {
-        get: {
-          tags: ['health'],
-          summary: 'Readiness: every configured model has finished loading and at least one is ready',
-          responses: { 200: json(readyBody, 'ready'), 503: json(readyBody, 'not ready') },
-        },
-      },
-      '/v2': { get: { tags: ['server'], summary: 'Server metadata', responses: { 200: json(ref('ServerMetadata'), 'name, version, extensions') } } },
-      '/v2/models': {
-        get: { tags: ['server'], summary: 'Every model version with its state', responses: { 200: json({ type: 'object', properties: { models: { type: 'array', items: ref('ModelStatus') } } }, 'models') } },
-      },
-      '/v2/models/stats': {
-        get: { tags: ['statistics'], summary: 'Statistics of every model version', responses: { 200: json({ type: 'object', properties: { model_stats: { type: 'array', items: ref('ModelStatistics') } } }, 'statistics') } },
-      },
-      ...modelOperations(false),
-      ...modelOperations(true),
-      '/v2/repository/index': {
-        post: {
-          tags: ['repository'],
-          summary: 'Models found under the repository root',
-          requestBody: { required: false, content: { 'application/json': { schema: { type: 'object', properties: { ready: { type: 'boolean' } } } } } },
-          responses: { 200: json({ type: 'array', items: ref('ModelStatus') }, 'models'), 400: error('malformed body') },
-        },
-      },
-      '/v2/repository/models/{model}/load': repositoryOperation('load', '(Re)load a model from disk; the old instance serves until the new one is ready'),
-      '/v2/repository/models/{model}/unload': repositoryOperation('unload', 'Unload a model'),
-    },
+    servers: [{ url: options.rootPath === '' ? '/' : options.rootPath }],
+    paths,
     components: { schemas },
   };
 }

@@ -71,7 +71,7 @@ export class Metrics implements InferenceObserver {
   private readonly batchSize = this.histogram('tessera_batch_size', 'Rows (dim 0) per model execution', ['model', 'version'], BATCH_BUCKETS);
   private readonly inferences = this.counter('tessera_inference_count_total', 'Rows inferred (each batch element counts; Triton nv_inference_count)', ['model', 'version']);
   private readonly executions = this.counter('tessera_execution_count_total', 'Model executions (one per batch; mean batch = inferences / executions)', ['model', 'version']);
-  private readonly failures = this.counter('tessera_request_failures_total', 'Failed inference requests by reason: REJECTED (queue full or timed out), CANCELED (client went away), INVALID (bad request), BACKEND, OTHER', ['model', 'version', 'reason']);
+  private readonly failures = this.counter('tessera_request_failures_total', 'Failed inference requests by reason: REJECTED (queue full or timed out in queue), CANCELED (client went away), TIMEOUT (deadline passed), INVALID (bad request), BACKEND (model failed), OTHER', ['model', 'version', 'reason']);
 
   // Per protocol
   readonly httpSeconds = this.histogram('tessera_http_request_duration_seconds', 'HTTP requests by route and status (the _count is the request count)', ['method', 'route', 'status'], LATENCY_BUCKETS);

@@ -1,13 +1,122 @@
 // The ONNX runtime: onnxruntime-node sessions, V2 metadata read from the graph, and tensor
 // conversion between Tessera's typed arrays and ORT tensors (no per-element copies except for
 // strings, which ORT's Node binding only takes as JS strings).
-import { readFile } from 'node:fs/promises';
-import ort from 'onnxruntime-node';
+//
+// This is the only file that knows ONNX Runtime: its session options (parameters.extra), its model
+// file (model.onnx) and its binding. onnxruntime-node is imported inside the worker side only, so
+// the main thread never loads it. A model's bytes are read once per load (`prepare`, in one worker)
+// into shared memory; every worker, a replacement for one that died included, creates its session
+// from those bytes, never from disk again.
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import type ort from 'onnxruntime-node';
+import { z } from 'zod';
 import type { Datatype, NumericArray } from '../core/datatypes.js';
-import { invalidArgument } from '../core/errors.js';
+import { invalidInput } from '../core/errors.js';
 import { bytesElement, bytesFromArrays, bytesFromStrings, isBytesData, type BytesData, type Tensor, type TensorData } from '../core/tensor.js';
 import type { TensorMetadata } from '../core/types.js';
-import type { LoadedModel, ModelSpec, Runtime, RuntimeMetadata, SessionSpec } from './runtime.js';
+import { defineRuntime, type LoadedModel, type ModelArtifact, type ModelSpec, type RuntimeMetadata, type WorkerRuntime } from './runtime.js';
+
+export const ONNX_MODEL_FILE = 'model.onnx';
+
+/** ONNX Runtime session options, under parameters.extra of a model. */
+export const onnxOptionsSchema = z.object({
+  intra_op_threads: z.number().int().min(1).optional().describe('ORT intra-op threads (default: cores / workers, at least 1)'),
+  inter_op_threads: z.number().int().min(1).default(1).describe('ORT inter-op threads'),
+  allow_spinning: z.boolean().default(false).describe('let idle ORT threads spin (costs CPU the server needs)'),
+  graph_optimization_level: z.enum(['disabled', 'basic', 'extended', 'all']).default('all'),
+  execution_mode: z.enum(['sequential', 'parallel']).default('sequential'),
+});
+
+/** Session tuning, resolved from model settings and the pool size before it reaches a worker. */
+export interface OnnxOptions {
+  intraOpThreads: number;
+  interOpThreads: number;
+  allowSpinning: boolean;
+  graphOptimizationLevel: 'disabled' | 'basic' | 'extended' | 'all';
+  executionMode: 'sequential' | 'parallel';
+}
+
+/** The model file a uri means: the path itself, or model.onnx (else the only *.onnx) inside a folder. */
+function locateOnnx({ uri }: { uri: string }): string {
+  if (!existsSync(uri) || !statSync(uri).isDirectory()) return uri;
+  const standard = join(uri, ONNX_MODEL_FILE);
+  if (existsSync(standard)) return standard;
+  const onnx = readdirSync(uri).filter((f) => f.endsWith('.onnx'));
+  return onnx.length === 1 ? join(uri, onnx[0]) : standard;
+}
+
+/** Reads a file into shared memory: the bytes then cross to every worker without a copy. */
+export async function readShared(path: string): Promise<Uint8Array> {
+  const handle = await open(path, 'r');
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile()) {
+      // A pipe or device has no size up front: read it to its end, then share the bytes.
+      const data = await handle.readFile();
+      const shared = new Uint8Array(new SharedArrayBuffer(data.byteLength));
+      shared.set(data);
+      return shared;
+    }
+    const size = stat.size;
+    const bytes = new Uint8Array(new SharedArrayBuffer(size));
+    let offset = 0;
+    while (offset < size) {
+      const { bytesRead } = await handle.read(bytes, offset, size - offset, offset);
+      if (bytesRead === 0) throw new Error(`${path} ended after ${offset} of ${size} bytes`);
+      offset += bytesRead;
+    }
+    return bytes;
+  } finally {
+    await handle.close();
+  }
+}
+
+export const onnxRuntime = defineRuntime({
+  name: 'onnx',
+  platform: 'onnxruntime_onnx',
+  backend: 'onnxruntime',
+  modelFiles: [ONNX_MODEL_FILE],
+  // Any implementation naming ONNX (mlserver_onnx.OnnxModel, say) selects ONNX Runtime.
+  selects: (implementation) => /onnx/i.test(implementation),
+  locate: locateOnnx,
+  options: onnxOptionsSchema,
+  resolveOptions: (o, { workers }): OnnxOptions => ({
+    // workers x threads <= cores: more threads than cores only contend.
+    intraOpThreads: o.intra_op_threads ?? Math.max(1, Math.floor(availableParallelism() / Math.max(1, workers))),
+    interOpThreads: o.inter_op_threads,
+    allowSpinning: o.allow_spinning,
+    graphOptimizationLevel: o.graph_optimization_level,
+    executionMode: o.execution_mode,
+  }),
+  terminable: false,
+  worker: async (): Promise<WorkerRuntime> => {
+    // A CommonJS package: its exports are the default export, or (through some loaders) the namespace.
+    const imported = (await import('onnxruntime-node')) as unknown as { default?: Binding } & Binding;
+    const binding: Binding = imported.default ?? imported;
+    return {
+      async prepare(spec: ModelSpec): Promise<ModelArtifact> {
+        return { bytes: await readShared(spec.path), format: 'onnx' };
+      },
+      async load(spec: ModelSpec): Promise<LoadedModel> {
+        const shared = spec.artifact?.bytes ?? (await readShared(spec.path));
+        // The binding takes an ArrayBuffer, not shared memory: a private copy, dropped once the
+        // session holds the model.
+        const bytes = new Uint8Array(shared);
+        const session = await binding.InferenceSession.create(bytes, sessionOptions(spec.options as OnnxOptions));
+        const skippedOutputs: string[] = [];
+        const metadata: RuntimeMetadata = {
+          inputs: metadataOf(session.inputMetadata, [], 'input'),
+          outputs: metadataOf(session.outputMetadata, skippedOutputs, 'output'),
+          skippedOutputs,
+        };
+        return new OnnxModel(binding, session, metadata);
+      },
+    };
+  },
+});
 
 /** ORT tensor type names <-> V2 datatypes. */
 const V2_OF_ORT: Record<string, Datatype> = {
@@ -29,7 +138,7 @@ const ORT_OF_V2: Partial<Record<Datatype, ort.Tensor.Type>> = Object.fromEntries
   Object.entries(V2_OF_ORT).map(([o, v]) => [v, o as ort.Tensor.Type]),
 );
 
-function sessionOptions(spec: SessionSpec): ort.InferenceSession.SessionOptions {
+function sessionOptions(spec: OnnxOptions): ort.InferenceSession.SessionOptions {
   return {
     intraOpNumThreads: spec.intraOpThreads,
     interOpNumThreads: spec.interOpThreads,
@@ -83,7 +192,7 @@ function stringModeOf(inputs: readonly Tensor[]): StringMode {
     for (let i = 0; i < n; i++) {
       const element = bytesElement(t.data, i);
       if (element.includes(0)) {
-        throw invalidArgument(`input '${t.name}': BYTES element ${i} contains a NUL byte, which ONNX Runtime string tensors cannot carry`);
+        throw invalidInput(`input '${t.name}': BYTES element ${i} contains a NUL byte, which ONNX Runtime string tensors cannot carry`);
       }
       try {
         strictUtf8.decode(element);
@@ -111,11 +220,11 @@ function bytesOfStrings(strings: string[], mode: StringMode): BytesData {
   return bytesFromArrays(strings.map((s) => (/[^\u0000-\u00ff]/.test(s) ? Buffer.from(s, 'utf8') : Buffer.from(s, 'latin1'))));
 }
 
-function toOrt(t: Tensor, mode: StringMode): ort.Tensor {
+function toOrt(binding: Binding, t: Tensor, mode: StringMode): ort.Tensor {
   const type = ORT_OF_V2[t.datatype];
-  if (type === undefined) throw invalidArgument(`input '${t.name}': datatype ${t.datatype} is not supported by ONNX Runtime`);
-  if (isBytesData(t.data)) return new ort.Tensor('string', stringsOf(t.data, mode), t.shape);
-  return new ort.Tensor(type, t.data as NumericArray as ort.Tensor.DataType, t.shape);
+  if (type === undefined) throw invalidInput(`input '${t.name}': datatype ${t.datatype} is not supported by ONNX Runtime`);
+  if (isBytesData(t.data)) return new binding.Tensor('string', stringsOf(t.data, mode), t.shape);
+  return new binding.Tensor(type, t.data as NumericArray as ort.Tensor.DataType, t.shape);
 }
 
 /** A typed array that owns its whole buffer, so it can be transferred back to the main thread. */
@@ -133,9 +242,12 @@ function fromOrt(name: string, value: ort.OnnxValue, datatype: Datatype, mode: S
   return { name, datatype, shape, data };
 }
 
+type Binding = typeof ort;
+
 class OnnxModel implements LoadedModel {
   private readonly outputTypes = new Map<string, Datatype>();
   constructor(
+    private readonly binding: Binding,
     private readonly session: ort.InferenceSession,
     readonly metadata: RuntimeMetadata,
   ) {
@@ -145,7 +257,7 @@ class OnnxModel implements LoadedModel {
   async run(inputs: readonly Tensor[], outputs: readonly string[]): Promise<Tensor[]> {
     const mode = stringModeOf(inputs);
     const feeds: Record<string, ort.Tensor> = {};
-    for (const t of inputs) feeds[t.name] = toOrt(t, mode);
+    for (const t of inputs) feeds[t.name] = toOrt(this.binding, t, mode);
     const result = await this.session.run(feeds, outputs as string[]);
     return outputs.map((name) => fromOrt(name, result[name], this.outputTypes.get(name)!, mode));
   }
@@ -154,20 +266,3 @@ class OnnxModel implements LoadedModel {
     await this.session.release();
   }
 }
-
-export const onnxRuntime: Runtime = {
-  name: 'onnx',
-  async load(spec: ModelSpec): Promise<LoadedModel> {
-    // Read the bytes ourselves: it works for any readable path and gives a clear error for a
-    // missing file before ORT's own message.
-    const bytes = await readFile(spec.path);
-    const session = await ort.InferenceSession.create(bytes, sessionOptions(spec.session));
-    const skippedOutputs: string[] = [];
-    const metadata: RuntimeMetadata = {
-      inputs: metadataOf(session.inputMetadata, [], 'input'),
-      outputs: metadataOf(session.outputMetadata, skippedOutputs, 'output'),
-      skippedOutputs,
-    };
-    return new OnnxModel(session, metadata);
-  },
-};

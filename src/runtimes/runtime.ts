@@ -1,59 +1,98 @@
-// The small interface every runtime implements. Runtimes live inside pool workers: nothing here is
-// ever called on the main thread, where a blocking run would stall every connection.
+// What a runtime is. Each runtime is one module that declares, for the main thread, how it
+// recognises its models and validates its options, and, for the pool workers, how it prepares,
+// loads and runs them. The worker side is imported lazily inside a worker (`worker()`), so heavy
+// dependencies (onnxruntime-node) never load on the main thread, where a blocking run would stall
+// every connection. A new runtime is one new file and one line in registry.ts.
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { z } from 'zod';
+import type { ModelArtifact, ModelSpec, RuntimeMetadata } from '../core/backend.js';
+import type { RuntimeInfo } from '../core/settings.js';
 import type { Tensor } from '../core/tensor.js';
-import type { TensorMetadata } from '../core/types.js';
+import type { Parameters } from '../core/types.js';
 
-/** Session tuning, resolved from model settings and the pool size before it reaches a worker. */
-export interface SessionSpec {
-  intraOpThreads: number;
-  interOpThreads: number;
-  allowSpinning: boolean;
-  graphOptimizationLevel: 'disabled' | 'basic' | 'extended' | 'all';
-  executionMode: 'sequential' | 'parallel';
-}
+export type { ModelArtifact, ModelSpec, RuntimeMetadata } from '../core/backend.js';
 
-/** Everything a worker needs to load one model version, so any worker can load it on demand. */
-export interface ModelSpec {
-  /** Unique per load of a model version (a reload gets a new key). */
-  key: string;
-  /** The model as people name it: 'iris', or 'iris version 2'. */
-  label: string;
-  /** Model name and version ('' when unversioned), for statistics and metrics labels. */
-  model: string;
-  version: string;
-  /** Absolute path of the model file. */
-  path: string;
-  session: SessionSpec;
-  /** Workers that hold this model (Triton's instance_group count); default every worker. */
-  instances?: number;
-  /** Queue policy and batching (used on the main thread only). */
-  queue?: {
-    maxBatchSize: number;
-    maxBatchTimeMs: number;
-    /** Batch sizes to prefer when more rows are queued (ascending); empty: none. */
-    preferredBatchSizes: number[];
-    maxQueueSize: number;
-    queueTimeoutMs: number;
-    priorityLevels: number;
-    defaultPriority: number;
-  };
-}
-
-export interface RuntimeMetadata {
-  inputs: TensorMetadata[];
-  outputs: TensorMetadata[];
-  /** Outputs left out because they are not tensors (ZipMap maps, sequences), for a warning. */
-  skippedOutputs: string[];
+/** What one execution knows besides its tensors. */
+export interface RunContext {
+  /** The request's parameters (control keys left out); undefined for a batch of several requests. */
+  parameters?: Parameters | undefined;
+  /** Absolute deadline of the execution, ms since the epoch; undefined: none. */
+  deadline?: number | undefined;
 }
 
 export interface LoadedModel {
   readonly metadata: RuntimeMetadata;
   /** Runs the model; `outputs` names the outputs to compute, in the order they are returned. */
-  run(inputs: readonly Tensor[], outputs: readonly string[]): Promise<Tensor[]>;
+  run(inputs: readonly Tensor[], outputs: readonly string[], context: RunContext): Promise<Tensor[]>;
   dispose(): Promise<void>;
 }
 
-export interface Runtime {
-  readonly name: string;
+/** The worker side of a runtime, made inside a pool worker. */
+export interface WorkerRuntime {
+  /**
+   * Optional, run in ONE worker before any worker loads the model: turns its source (a file, a
+   * folder, a pickle, an MLflow model) into the artifact every worker then loads, e.g. ONNX bytes
+   * in a SharedArrayBuffer. A replacement worker loads from the same artifact, not from disk.
+   */
+  prepare?(spec: ModelSpec): Promise<ModelArtifact | undefined>;
   load(spec: ModelSpec): Promise<LoadedModel>;
+}
+
+/** A runtime as the registry holds it. */
+export interface RuntimeDefinition extends RuntimeInfo {
+  /** Whether an `implementation` value in model settings selects this runtime. */
+  selects(implementation: string): boolean;
+  /**
+   * True when the runtime runs only JavaScript: a worker stuck in it past a request's deadline may
+   * be terminated and replaced. False for native code: terminating a worker thread inside an
+   * onnxruntime run aborts the whole process, so such workers are never terminated.
+   */
+  readonly terminable: boolean;
+  /** The worker side, imported on first use inside a worker. */
+  worker(): Promise<WorkerRuntime>;
+}
+
+/** A runtime's declaration, with its options schema (parameters.extra). */
+export interface RuntimeDeclaration<S extends z.ZodType, O> {
+  name: string;
+  platform: string;
+  backend: string;
+  modelFiles: readonly string[];
+  selects(implementation: string): boolean;
+  /** The file a model means (default: the uri itself, or the first of modelFiles inside a folder). */
+  locate?(model: { folder: string; uri: string; implementation: string | undefined }): string;
+  /** parameters.extra, validated on the main thread when the model is loaded. */
+  options: S;
+  /** Defaults that depend on the pool (ONNX threads = cores / workers). */
+  resolveOptions?(options: z.output<S>, context: { workers: number }): O;
+  terminable: boolean;
+  worker(): Promise<WorkerRuntime>;
+}
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.length > 0 ? `${i.path.map(String).join('.')}: ` : ''}${i.message}`).join('; ');
+}
+
+/** The uri itself, or (for a folder) the first of the runtime's model files inside it. */
+function locateIn(modelFiles: readonly string[]): (model: { uri: string }) => string {
+  return ({ uri }) => {
+    if (!existsSync(uri) || !statSync(uri).isDirectory()) return uri;
+    const file = modelFiles.find((f) => existsSync(join(uri, f)));
+    return file === undefined ? uri : join(uri, file);
+  };
+}
+
+/** Turns a declaration into a registry entry (options validated with its schema, clear messages). */
+export function defineRuntime<S extends z.ZodType, O = z.output<S>>(declaration: RuntimeDeclaration<S, O>): RuntimeDefinition {
+  const { options: schema, resolveOptions, locate, ...rest } = declaration;
+  return {
+    ...rest,
+    locate: locate ?? locateIn(rest.modelFiles),
+    options(extra, context) {
+      const parsed = schema.safeParse(extra ?? {});
+      if (!parsed.success) throw new Error(describeIssues(parsed.error));
+      return resolveOptions === undefined ? parsed.data : resolveOptions(parsed.data, context);
+    },
+  };
 }

@@ -1,37 +1,63 @@
 // The messages that cross between the main thread and pool workers.
-import type { ErrorKind } from '../core/errors.js';
+import type { ModelArtifact, ModelSpec, RuntimeMetadata } from '../core/backend.js';
+import type { ErrorCode } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
-import type { ModelSpec, RuntimeMetadata } from '../runtimes/runtime.js';
+import type { Parameters } from '../core/types.js';
 
 export type WorkerTask =
+  /** First task of every worker: it answers with its status words (WorkerStatus). */
+  | { op: 'hello' }
+  /** The runtime's prepare step, in one worker: answers with the artifact, if the runtime makes one. */
+  | { op: 'prepare'; spec: ModelSpec }
   | { op: 'load'; spec: ModelSpec }
-  | { op: 'infer'; spec: ModelSpec; inputs: Tensor[]; outputs: string[] }
+  /** Runs a model the worker holds (a load for it was sent first). */
+  | { op: 'infer'; key: string; inputs: Tensor[]; outputs: string[]; parameters?: Parameters; deadline?: number }
   | { op: 'unload'; key: string }
   | { op: 'status' };
 
+/**
+ * Words a worker shares with the main thread (an Int32Array over a SharedArrayBuffer), read
+ * without asking the worker, which may be blocked.
+ */
+export const STATUS = {
+  /** Calls into non-terminable (native) runtimes in progress: the worker must not be terminated. */
+  NATIVE: 0,
+  /**
+   * Set by the main thread before it terminates the worker: no native call may start from then on.
+   * With NATIVE this makes a handshake (each side writes its word, then reads the other's), so a
+   * termination and a native call never overlap.
+   */
+  CLOSING: 1,
+  LENGTH: 2,
+} as const;
+
+export interface HelloResult {
+  status: Int32Array;
+}
+
+export interface PrepareResult {
+  artifact: ModelArtifact | undefined;
+}
+
 export interface LoadResult {
   metadata: RuntimeMetadata;
-  /** Milliseconds spent creating the session (0 when this worker already had it). */
+  /** Milliseconds spent loading (0 when this worker already had it). */
   loadMs: number;
 }
 
 export interface InferResult {
   outputs: Tensor[];
-  /** When session.run started and ended, in ms since the epoch (comparable across threads). */
+  /** When the run started and ended, in ms since the epoch (comparable across threads). */
   startedAt: number;
   endedAt: number;
 }
 
-/** Filled in by the pool from an InferResult: when the worker ran the model (ms since the epoch). */
-export interface RunClock {
-  startedAt: number;
-  endedAt: number;
-}
+export type { RunClock } from '../core/scheduling.js';
 
 /** Milliseconds since the epoch with sub-ms precision, the same clock in every thread. */
 export const epochMs = (): number => performance.timeOrigin + performance.now();
 
-/** A request error found in a worker (a bad input, say), sent back with its kind for the status. */
+/** An error of the request found in a worker (a bad input, a deadline), sent back with its code. */
 export interface WorkerError {
-  error: { kind: ErrorKind; message: string };
+  error: { code: ErrorCode; message: string };
 }

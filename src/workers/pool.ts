@@ -1,19 +1,47 @@
-// The worker pool: piscina threads running ONNX sessions. The main thread never creates a session
-// or runs a model (onnxruntime-node's run blocks the thread it is on).
+// The worker pool: piscina threads running the models, through their runtimes. The main thread
+// never loads or runs a model (onnxruntime-node's run blocks the thread it is on).
 //
 // Placement is ours, not piscina's: every task names the worker it goes to (through piscina's
 // queue options and a load balancer that honours them), chosen as the worker with the fewest tasks
 // in flight. That lets a model load be sent to every worker, and replacement workers be warmed
 // with every loaded model, which piscina's own round of "least busy" cannot express.
+//
+// A load runs the runtime's prepare step in one worker first (e.g. reading the ONNX bytes into
+// shared memory); the spec then carries those bytes, so every worker, and any replacement for a
+// worker that dies, loads the model from memory.
+//
+// A worker blocked by user code (a custom runtime's synchronous infinite loop) past an execution's
+// deadline is terminated and replaced. A worker inside a native runtime call (an onnxruntime run)
+// is never terminated: that aborts the whole process. Each worker counts its native calls in a
+// shared status word the pool reads without asking it.
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { Piscina } from 'piscina';
+import type { ModelSpec } from '../core/backend.js';
+import type { RunClock } from '../core/scheduling.js';
 import { TesseraError, internal } from '../core/errors.js';
 import { transferables, type Tensor } from '../core/tensor.js';
-import type { ModelSpec } from '../runtimes/runtime.js';
-import type { InferResult, LoadResult, RunClock, WorkerError, WorkerTask } from './messages.js';
+import type { Parameters } from '../core/types.js';
+import { runtimeDefinition } from '../runtimes/registry.js';
+import {
+  STATUS,
+  type HelloResult,
+  type InferResult,
+  type LoadResult,
+  type PrepareResult,
+  type WorkerError,
+  type WorkerTask,
+} from './messages.js';
 
-const WORKER_ENTRY = new URL('./worker-entry.mjs', import.meta.url);
+// Compiled (dist/, `npm run build`): the worker is plain JavaScript beside this file. From the
+// TypeScript sources (tsx, tests): a shim that compiles the TypeScript worker on load.
+const WORKER_ENTRY = import.meta.url.endsWith('.js') ? new URL('./worker.js', import.meta.url) : new URL('./worker-entry.mjs', import.meta.url);
+
+/**
+ * How long past an execution's deadline a worker may stay silent before it counts as blocked. The
+ * worker answers a terminable runtime's hung run at the deadline itself when its event loop is free.
+ */
+export const BLOCKED_GRACE_MS = 1000;
 
 /**
  * Worker count when parallel_workers is not set: one core is left to the HTTP/gRPC thread, the rest
@@ -52,6 +80,10 @@ export class WorkerPool {
   /** Requests in flight per model load, so a retired load is unloaded only once they finish. */
   private readonly usage = new Map<string, number>();
   private readonly retiring = new Map<string, () => void>();
+  /** Each live worker's shared status words (see STATUS). */
+  private readonly status = new Map<number, Int32Array>();
+  /** Workers the pool terminated, with why (their tasks' errors say it). */
+  private readonly replaced = new Map<number, string>();
   private readonly ready: Promise<void>;
   private closed = false;
 
@@ -72,6 +104,10 @@ export class WorkerPool {
     });
     this.piscina.on('workerCreate', (worker: PiscinaWorker) => {
       this.inflight.set(worker.id, 0);
+      this.dispatch<HelloResult>(worker.id, { op: 'hello' }).then(
+        (hello) => this.status.set(worker.id, hello.status),
+        (error: unknown) => this.logger.warn({ err: error, worker: worker.id }, 'a new inference worker did not answer'),
+      );
       if (this.inflight.size >= this.size) markReady();
       this.warm(worker.id); // a replacement gets every loaded model; a first worker has none yet
     });
@@ -82,6 +118,7 @@ export class WorkerPool {
         if (live.has(id)) continue;
         this.inflight.delete(id);
         this.busy.delete(id);
+        this.status.delete(id);
         for (const set of this.holders.values()) set.delete(id);
         if (!this.closed) this.logger.warn({ worker: id }, 'inference worker exited; a replacement is starting');
       }
@@ -106,20 +143,45 @@ export class WorkerPool {
     });
   }
 
-  /** The worker threads themselves (tests terminate one to check recovery). */
-  get threads(): readonly import('node:worker_threads').Worker[] {
-    return this.piscina.threads;
+  /**
+   * Terminates a worker and lets piscina start its replacement, which loads every model it held
+   * from memory; the tasks it held fail with `reason`. Refused (false) while the worker is inside a
+   * native runtime call, or before it has shared its status: terminating it then could abort the
+   * whole process. The handshake on the status words keeps a native call from starting meanwhile.
+   */
+  replaceWorker(id: number, reason: string): boolean {
+    const thread = this.piscina.threads.find((w) => w.threadId === id);
+    const status = this.status.get(id);
+    if (thread === undefined || status === undefined) return false;
+    Atomics.store(status, STATUS.CLOSING, 1);
+    if (Atomics.load(status, STATUS.NATIVE) > 0) {
+      Atomics.store(status, STATUS.CLOSING, 0);
+      return false;
+    }
+    this.replaced.set(id, reason);
+    void thread.terminate();
+    return true;
   }
 
   /**
-   * Loads a model on every worker. Resolves with the metadata and the slowest load time, or
-   * rejects with the load error; on failure the model is unloaded from the workers that took it.
+   * Loads a model on its workers: the runtime's prepare step in one of them first (its artifact
+   * then rides in the spec), then the load in each. Resolves with the metadata and the slowest
+   * load time, or rejects with the load error; on failure the model is unloaded where it loaded.
    */
   async load(spec: ModelSpec): Promise<LoadResult> {
     await this.ready;
     const ids = this.placement(spec.instances ?? this.size);
+    this.holders.set(spec.key, new Set(ids)); // at once: loads placed meanwhile count these instances
+    if (spec.artifact === undefined) {
+      try {
+        const prepared = await this.dispatch<PrepareResult>(ids[0], { op: 'prepare', spec });
+        if (prepared.artifact !== undefined) spec.artifact = prepared.artifact;
+      } catch (error) {
+        this.holders.delete(spec.key);
+        throw error;
+      }
+    }
     this.loaded.set(spec.key, spec); // before dispatch: a worker replaced meanwhile gets it too
-    this.holders.set(spec.key, new Set(ids));
     const results = await Promise.allSettled(ids.map((id) => this.dispatch<LoadResult>(id, { op: 'load', spec })));
     const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failure !== undefined) {
@@ -143,16 +205,23 @@ export class WorkerPool {
   }
 
   /**
-   * Runs a model on the least-loaded worker; input buffers are moved, not copied. `clock`, when
-   * given, receives when the worker ran the model.
+   * Runs a model on the least-loaded worker holding it; input buffers are moved, not copied.
+   * `clock`, when given, receives when the worker ran the model; `parameters` are the request's
+   * (for runtimes that read them, when the execution holds one request).
    */
-  async infer(spec: ModelSpec, inputs: Tensor[], outputs: string[], clock?: RunClock): Promise<Tensor[]> {
+  async infer(spec: ModelSpec, inputs: Tensor[], outputs: string[], clock?: RunClock, parameters?: Parameters): Promise<Tensor[]> {
     const id = this.leastLoaded(spec.key);
-    const task: WorkerTask = { op: 'infer', spec, inputs, outputs };
+    this.ensureHeld(id, spec);
+    const deadline = spec.timeoutMs > 0 ? Date.now() + spec.timeoutMs : undefined;
+    const task: WorkerTask = { op: 'infer', key: spec.key, inputs, outputs };
+    if (parameters !== undefined) task.parameters = parameters;
+    if (deadline !== undefined) task.deadline = deadline;
     this.usage.set(spec.key, (this.usage.get(spec.key) ?? 0) + 1);
+    const running = this.dispatch<InferResult | WorkerError>(id, task, transferables(inputs));
+    const watchdog = deadline !== undefined && runtimeDefinition(spec.runtime).terminable ? this.watch(id, spec, running, deadline) : undefined;
     try {
-      const result = await this.dispatch<InferResult | WorkerError>(id, task, transferables(inputs));
-      if ('error' in result) throw new TesseraError(result.error.kind, result.error.message);
+      const result = await running;
+      if ('error' in result) throw new TesseraError(result.error.code, result.error.message);
       if (clock !== undefined) {
         clock.startedAt = result.startedAt;
         clock.endedAt = result.endedAt;
@@ -160,9 +229,12 @@ export class WorkerPool {
       return result.outputs;
     } catch (error) {
       if (error instanceof TesseraError) throw error;
+      const replaced = this.replaced.get(id);
+      if (replaced !== undefined) throw internal(`inference failed: worker ${id} was replaced: ${replaced}`, error);
       const message = error instanceof Error ? error.message : String(error);
       throw internal(`inference failed: ${message}`, error);
     } finally {
+      if (watchdog !== undefined) clearTimeout(watchdog.timer);
       const left = (this.usage.get(spec.key) ?? 1) - 1;
       if (left > 0) this.usage.set(spec.key, left);
       else {
@@ -172,6 +244,37 @@ export class WorkerPool {
         retire?.();
       }
     }
+  }
+
+  /** Sends a model's load to a worker that does not hold it yet (its infer tasks then follow it). */
+  private ensureHeld(id: number, spec: ModelSpec): void {
+    let holders = this.holders.get(spec.key);
+    if (holders === undefined) this.holders.set(spec.key, (holders = new Set()));
+    if (holders.has(id)) return;
+    holders.add(id);
+    const set = holders;
+    this.dispatch(id, { op: 'load', spec }).catch(() => set.delete(id));
+  }
+
+  /**
+   * Watches an execution of a terminable runtime: still unanswered BLOCKED_GRACE_MS past its
+   * deadline (which the worker itself answers when its event loop is free), its worker is blocked
+   * and is replaced, unless it is inside a native call (then it is checked again later).
+   */
+  private watch(id: number, spec: ModelSpec, running: Promise<unknown>, deadline: number): { timer: NodeJS.Timeout } {
+    const watchdog = { timer: undefined as unknown as NodeJS.Timeout };
+    const check = (): void => {
+      if (!this.inflight.has(id)) return; // gone already
+      const reason = `model ${spec.label} blocked it past its request_timeout of ${spec.timeoutMs / 1000} s`;
+      if (this.replaceWorker(id, reason)) {
+        this.logger.error({ worker: id, model: spec.model, version: spec.version || undefined }, `inference worker ${id} is blocked: ${reason}; replacing it`);
+      } else {
+        watchdog.timer = setTimeout(check, BLOCKED_GRACE_MS); // inside a native call: look again later
+      }
+    };
+    watchdog.timer = setTimeout(check, Math.max(0, deadline - Date.now()) + BLOCKED_GRACE_MS);
+    running.catch(() => undefined);
+    return watchdog;
   }
 
   /**
@@ -256,9 +359,10 @@ export class WorkerPool {
       const holders = this.holders.get(spec.key);
       if (holders === undefined || holders.size >= (spec.instances ?? this.size)) continue;
       holders.add(worker);
-      this.dispatch(worker, { op: 'load', spec }).catch((error: unknown) =>
-        this.logger.warn({ err: error, model: spec.key, worker }, 'warming a replacement worker failed'),
-      );
+      this.dispatch(worker, { op: 'load', spec }).catch((error: unknown) => {
+        holders.delete(worker);
+        this.logger.warn({ err: error, model: spec.key, worker }, 'warming a replacement worker failed');
+      });
     }
   }
 }

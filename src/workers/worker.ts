@@ -1,23 +1,62 @@
-// The pool worker: holds ONNX sessions keyed by model load and runs them. Any worker can serve
-// any model: an infer task carries the model's spec, so a worker that does not hold the session
-// yet (a replacement for a worker that died, say) loads it on first use.
+// The pool worker: holds the models loaded on it, keyed by model load, and runs them through their
+// runtime (from the runtime registry; each runtime's worker side is imported here on first use).
 import { Piscina } from 'piscina';
+import { deadlineExceeded, TesseraError } from '../core/errors.js';
 import { transferables, type Tensor } from '../core/tensor.js';
-import { onnxRuntime } from '../runtimes/onnx.js';
-import type { LoadedModel, ModelSpec } from '../runtimes/runtime.js';
-import { TesseraError } from '../core/errors.js';
-import { epochMs, type InferResult, type LoadResult, type WorkerError, type WorkerTask } from './messages.js';
+import { runtimeDefinition } from '../runtimes/registry.js';
+import type { LoadedModel, ModelSpec, RuntimeDefinition } from '../runtimes/runtime.js';
+import {
+  epochMs,
+  STATUS,
+  type HelloResult,
+  type InferResult,
+  type LoadResult,
+  type PrepareResult,
+  type WorkerError,
+  type WorkerTask,
+} from './messages.js';
 
-const sessions = new Map<string, Promise<LoadedModel>>();
+interface Held {
+  runtime: RuntimeDefinition;
+  model: LoadedModel;
+  spec: Pick<ModelSpec, 'label' | 'timeoutMs'>;
+}
 
-function session(spec: ModelSpec): { model: Promise<LoadedModel>; fresh: boolean } {
-  const existing = sessions.get(spec.key);
-  if (existing !== undefined) return { model: existing, fresh: false };
-  const model = onnxRuntime.load(spec);
-  sessions.set(spec.key, model);
-  // A failed load is not cached: a later task retries it.
-  model.catch(() => sessions.delete(spec.key));
-  return { model, fresh: true };
+const models = new Map<string, Promise<Held>>();
+const status = new Int32Array(new SharedArrayBuffer(STATUS.LENGTH * 4));
+
+/**
+ * Runs a call into a runtime. Calls into native runtimes are counted in the shared status word, so
+ * the main thread never terminates this worker while one is in progress (that aborts the process).
+ */
+async function guarded<T>(runtime: RuntimeDefinition, call: () => Promise<T>): Promise<T> {
+  if (runtime.terminable) return call();
+  Atomics.add(status, STATUS.NATIVE, 1);
+  if (Atomics.load(status, STATUS.CLOSING) !== 0) {
+    // The main thread is terminating this worker: starting native code now could abort the process.
+    Atomics.sub(status, STATUS.NATIVE, 1);
+    throw new Error('this worker is being replaced');
+  }
+  try {
+    return await call();
+  } finally {
+    Atomics.sub(status, STATUS.NATIVE, 1);
+  }
+}
+
+function hold(spec: ModelSpec): { held: Promise<Held>; fresh: boolean } {
+  const existing = models.get(spec.key);
+  if (existing !== undefined) return { held: existing, fresh: false };
+  const runtime = runtimeDefinition(spec.runtime);
+  const held = runtime.worker().then(async (side) => ({
+    runtime,
+    model: await guarded(runtime, () => side.load(spec)),
+    spec: { label: spec.label, timeoutMs: spec.timeoutMs },
+  }));
+  models.set(spec.key, held);
+  // A failed load is not kept: a later load retries it.
+  held.catch(() => models.delete(spec.key));
+  return { held, fresh: true };
 }
 
 /** Wraps a result so piscina moves its tensor buffers instead of cloning them. */
@@ -34,33 +73,72 @@ function moving<T extends object>(value: T, tensors: readonly Tensor[]): T {
   return Piscina.move(wrapper as never) as unknown as T;
 }
 
-export default async function handle(task: WorkerTask): Promise<LoadResult | InferResult | WorkerError | null> {
+/**
+ * A terminable runtime's run, bounded by its deadline: a promise that never settles (an async hang
+ * in user code) answers DEADLINE_EXCEEDED here. A synchronous hang blocks this thread instead; the
+ * main thread sees the worker not answering and replaces it.
+ */
+function bounded<T>(work: Promise<T>, deadline: number | undefined, spec: Held['spec']): Promise<T> {
+  if (deadline === undefined) return work;
+  return new Promise<T>((resolve, reject) => {
+    // The execution's deadline is the model's request_timeout (the dataplane's message, word for word).
+    const message = `model ${spec.label} did not answer within its request_timeout of ${spec.timeoutMs / 1000} s`;
+    const timer = setTimeout(() => reject(deadlineExceeded(message)), Math.max(0, deadline - Date.now()));
+    work.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
+}
+
+export default async function handle(
+  task: WorkerTask,
+): Promise<HelloResult | PrepareResult | LoadResult | InferResult | WorkerError | { models: string[] } | null> {
   switch (task.op) {
+    case 'hello':
+      return { status };
+    case 'prepare': {
+      const runtime = runtimeDefinition(task.spec.runtime);
+      const side = await runtime.worker();
+      const prepare = side.prepare;
+      if (prepare === undefined) return { artifact: undefined };
+      return { artifact: await guarded(runtime, () => prepare(task.spec)) };
+    }
     case 'load': {
       const started = performance.now();
-      const { model, fresh } = session(task.spec);
-      const loaded = await model;
-      return { metadata: loaded.metadata, loadMs: fresh ? performance.now() - started : 0 };
+      const { held, fresh } = hold(task.spec);
+      const { model } = await held;
+      return { metadata: model.metadata, loadMs: fresh ? performance.now() - started : 0 };
     }
     case 'infer': {
-      const loaded = await session(task.spec).model;
+      const pending = models.get(task.key);
+      if (pending === undefined) throw new Error(`model load ${task.key} is not held by this worker`);
+      const { runtime, model, spec } = await pending;
       try {
         const startedAt = epochMs();
-        const outputs = await loaded.run(task.inputs, task.outputs);
+        const run = guarded(runtime, () => model.run(task.inputs, task.outputs, { parameters: task.parameters, deadline: task.deadline }));
+        const outputs = await (runtime.terminable ? bounded(run, task.deadline, spec) : run);
         const result: InferResult = { outputs, startedAt, endedAt: epochMs() };
         return moving(result, outputs);
       } catch (error) {
-        // Errors cross threads as plain Errors; keep the kind of the request's own faults.
-        if (error instanceof TesseraError) return { error: { kind: error.kind, message: error.message } };
+        // Errors cross threads as plain Errors; keep the code of the request's own faults.
+        if (error instanceof TesseraError) return { error: { code: error.code, message: error.message } };
         throw error;
       }
     }
     case 'status':
-      return { models: [...sessions.keys()] } as never;
+      return { models: [...models.keys()] };
     case 'unload': {
-      const model = sessions.get(task.key);
-      sessions.delete(task.key);
-      if (model !== undefined) await (await model.catch(() => null))?.dispose();
+      const held = models.get(task.key);
+      models.delete(task.key);
+      const h = await held?.catch(() => null);
+      if (h != null) await guarded(h.runtime, () => h.model.dispose());
       return null;
     }
   }

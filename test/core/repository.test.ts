@@ -4,7 +4,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
+import { settingsReader } from '../../src/config/load.js';
 import { discoverModels } from '../../src/core/repository.js';
+import { runtimes } from '../../src/runtimes/registry.js';
 import { identityModel, irisModel } from '../../src/modelgen/examples.js';
 import { infer, rawRequest, startTestServer, tempDir, writeModel } from '../helpers/server.js';
 
@@ -31,7 +33,7 @@ t.test('discovery', async (t) => {
   writeModel(root, 'epsilon', irisModel());
   writeModel(join(root, 'zeta'), '4', irisModel());
 
-  const { models } = discoverModels(root, {});
+  const { models } = discoverModels(root, { env: {}, settings: settingsReader, runtimes });
   t.same(
     models.map((m) => [m.name, m.version, m.modelPath.slice(root.length + 1)]),
     [
@@ -51,13 +53,13 @@ t.test('two models with one name stop start-up with both places named', async (t
   const root = tempDir(t);
   settings(join(root, 'x'), { name: 'same' });
   settings(join(root, 'y'), { name: 'same' });
-  t.throws(() => discoverModels(root, {}), { message: /two models are named 'same' \(unversioned\): x\/model-settings.json and y\/model-settings.json/ });
+  t.throws(() => discoverModels(root, { env: {}, settings: settingsReader, runtimes }), { message: /two models are named 'same' \(unversioned\): x\/model-settings.json and y\/model-settings.json/ });
 });
 
 t.test('a model from MLSERVER_MODEL_* alone when the repository has none (mlflow / KServe style)', async (t) => {
   const root = tempDir(t);
   writeFileSync(join(root, 'classifier.onnx'), irisModel());
-  const { models } = discoverModels(root, { MLSERVER_MODEL_URI: './classifier.onnx', MLSERVER_MODEL_NAME: 'mlflow-model' });
+  const { models } = discoverModels(root, { env: { MLSERVER_MODEL_URI: './classifier.onnx', MLSERVER_MODEL_NAME: 'mlflow-model' }, settings: settingsReader, runtimes });
   t.same(models.map((m) => [m.name, m.version]), [['mlflow-model', '']]);
   t.equal(models[0].modelPath, join(root, 'classifier.onnx'));
 });
@@ -65,7 +67,7 @@ t.test('a model from MLSERVER_MODEL_* alone when the repository has none (mlflow
 t.test('KServe: MLSERVER_MODEL_NAME renames a zero-config model at the root', async (t) => {
   const root = tempDir(t);
   writeFileSync(join(root, 'model.onnx'), irisModel());
-  const { models } = discoverModels(root, { MLSERVER_MODEL_NAME: 'my-isvc' });
+  const { models } = discoverModels(root, { env: { MLSERVER_MODEL_NAME: 'my-isvc' }, settings: settingsReader, runtimes });
   t.same(models.map((m) => m.name), ['my-isvc']);
 });
 
