@@ -11,8 +11,10 @@
 # Container defaults (all overridable, see README "Deploying"):
 #   - serves the model repository at /mnt/models (CMD `start /mnt/models`; KServe mounts models
 #     there); `serve` (SageMaker contract, as MLflow's images) serves /opt/ml/model;
-#   - listens on 0.0.0.0: HTTP 8080, gRPC 8081, metrics 8082 (the server's own defaults, so
-#     TESSERA_* / MLSERVER_* variables such as KServe's MLSERVER_GRPC_PORT=9000 still apply);
+#   - listens on 0.0.0.0 (TESSERA_HOST below: the server's own default is 127.0.0.1, this machine
+#     only, which a container's published ports could not reach): HTTP 8080, gRPC 8081, metrics
+#     8082 (the server's defaults, so TESSERA_* / MLSERVER_* variables such as KServe's
+#     MLSERVER_GRPC_PORT=9000 still apply);
 #   - runs as the unprivileged user 10001:10001 and writes nothing to its file system, so
 #     `--read-only` (Kubernetes readOnlyRootFilesystem) works without a writable /tmp;
 #   - node is PID 1 and handles SIGTERM itself: in-flight requests finish, then exit 0.
@@ -62,7 +64,10 @@ LABEL org.opencontainers.image.title="tessera" \
 RUN groupadd --system --gid 10001 tessera \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin tessera
 WORKDIR /opt/tessera
-ENV NODE_ENV=production
+# Every interface: a container is reached through its published ports. Override with
+# -e TESSERA_HOST=... or --host.
+ENV NODE_ENV=production \
+    TESSERA_HOST=0.0.0.0
 COPY --from=build /src/node_modules/ node_modules/
 COPY --from=build /src/dist/ dist/
 COPY package.json ./

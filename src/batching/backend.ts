@@ -1,6 +1,7 @@
 // An InferenceBackend that puts a scheduler (queue policy, and adaptive batching when
 // max_batch_size > 1) in front of the worker pool for every model load.
 import type { InferenceBackend, ModelSpec, RequestOptions } from '../core/backend.js';
+import type { TesseraError } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
 import type { Parameters } from '../core/types.js';
 import type { WorkerPool } from '../workers/pool.js';
@@ -23,6 +24,8 @@ export class BatchingBackend implements InferenceBackend {
    * so its runtime gets the request's parameters; a merged batch (a new array) gets none.
    */
   private readonly parameters = new WeakMap<Tensor[], Parameters>();
+  /** Set by close(): the error every later request gets. */
+  private closedWith: (() => TesseraError) | undefined;
 
   constructor(
     private readonly pool: WorkerPool,
@@ -43,8 +46,29 @@ export class BatchingBackend implements InferenceBackend {
   }
 
   async retire(key: string): Promise<void> {
+    // Requests still queued for this load run first (none arrive any more: its version is no
+    // longer served). The pool counts only dispatched ones, and a queued request dispatched after
+    // the pool unloaded the model would load it on a worker again, where nothing unloads it.
+    const scheduler = this.schedulers.get(key);
+    while (scheduler !== undefined && scheduler.queued > 0) await new Promise((resolve) => setTimeout(resolve, 5));
     await this.pool.retire(key);
     this.schedulers.delete(key);
+  }
+
+  /** Requests queued or running, over every model (the shutdown sequence waits for none). */
+  busy(): number {
+    let n = 0;
+    for (const s of this.schedulers.values()) n += s.queued + s.running;
+    return n;
+  }
+
+  /**
+   * The server is stopping and its grace is over: every queued request, and every later one, gets
+   * `error` (503 SHUTTING_DOWN); running executions finish.
+   */
+  close(error: () => TesseraError): void {
+    this.closedWith = error;
+    for (const s of this.schedulers.values()) s.close(error);
   }
 
   /** Requests waiting in each model load's queue (for the pending-requests metric). */
@@ -58,6 +82,7 @@ export class BatchingBackend implements InferenceBackend {
   }
 
   infer(spec: ModelSpec, inputs: Tensor[], outputs: string[], options?: RequestOptions): Promise<Tensor[]> {
+    if (this.closedWith !== undefined) return Promise.reject(this.closedWith());
     if (options?.parameters !== undefined) this.parameters.set(inputs, options.parameters);
     const queue = spec.queue;
     if (queue === undefined) return this.pool.infer(spec, inputs, outputs, undefined, options?.parameters); // (loader always sets a queue)

@@ -285,6 +285,8 @@ export class ModelScheduler {
   private readonly recent: BatchRecord[] = [];
   private recentNext = 0;
   private readonly ref: ModelRef;
+  /** Set by close(): the error every queued and later request gets. */
+  private closedWith: (() => TesseraError) | undefined;
 
   constructor(
     readonly identity: ModelIdentity,
@@ -314,6 +316,7 @@ export class ModelScheduler {
   /** Schedules one request; resolves with its outputs (those named in `outputs`, in that order). */
   submit(inputs: Tensor[], outputs: string[], options: RequestOptions = {}): Promise<Tensor[]> {
     const policy = this.policy;
+    if (this.closedWith !== undefined) return Promise.reject(this.closedWith());
     // Fast path: nothing waiting and a slot free means this request would be dispatched alone at
     // once; no signal, no timer, no queue entry.
     if (this.queue.size === 0 && this.inflight < policy.slots) {
@@ -364,6 +367,19 @@ export class ModelScheduler {
       }
       this.pump();
     });
+  }
+
+  /**
+   * Refuses every queued request, and every later one, with `error` (the server stopping: what
+   * could not start within the shutdown grace). Executions already dispatched run to the end.
+   */
+  close(error: () => TesseraError): void {
+    this.closedWith = error;
+    for (let q = this.queue.first(); q !== undefined; q = this.queue.first()) {
+      this.leave(q);
+      q.reject(error());
+    }
+    this.armTimers();
   }
 
   /** Dispatches while slots are free, then arms the timers for what stays queued. */

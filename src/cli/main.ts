@@ -3,9 +3,10 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { pino, type Logger } from 'pino';
 import type { z } from 'zod';
-import { SettingsError } from '../config/load.js';
+import { SettingsError, loadServerSettings } from '../config/load.js';
 import { serverSettingsSchema } from '../config/schema.js';
 import { PACKAGE_VERSION, startServer } from '../server.js';
+import { SERVE_COMMANDS, SERVE_COMMANDS_HELP } from './serve-commands.js';
 
 const BUNDLED_SETTINGS = fileURLToPath(new URL('../../settings', import.meta.url));
 
@@ -18,6 +19,7 @@ const ALIASES: Record<string, string> = { workers: 'parallel_workers', port: 'ht
 function help(): string {
   const lines = [
     'Usage: tessera start [folder] [options]',
+    ...SERVE_COMMANDS_HELP,
     '',
     'Serves the models found under folder (default: the bundled settings/ folder) over the',
     'V2 / Open Inference Protocol. folder/settings.json, if present, holds server settings.',
@@ -44,6 +46,8 @@ function makeLogger(level: string): Logger {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] !== undefined && Object.hasOwn(SERVE_COMMANDS, argv[0])) return SERVE_COMMANDS[argv[0]](argv.slice(1));
+  if (argv[0] === 'convert') return (await import('./convert.js')).convertCommand(argv.slice(1));
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
     help: { type: 'boolean', short: 'h' },
     version: { type: 'boolean', short: 'v' },
@@ -77,7 +81,17 @@ export async function main(argv: string[]): Promise<number> {
     const field = SETTING_FLAGS[key] ?? ALIASES[key];
     if (field !== undefined) flags[field] = value as string | boolean;
   }
-  const level = String(flags.log_level ?? process.env.TESSERA_LOG_LEVEL ?? (flags.debug === true ? 'debug' : 'info'));
+  // Settings are checked before anything starts: a bad value (`--log-level loud`) is one line and
+  // exit code 2, and the logger takes the level the settings give (file, environment or flag).
+  let level: string;
+  try {
+    const { settings } = loadServerSettings({ folder, flags });
+    level = settings.debug ? 'debug' : settings.log_level;
+  } catch (error) {
+    if (!(error instanceof SettingsError)) throw error;
+    process.stderr.write(`tessera: ${error.message}\n`);
+    return 2;
+  }
   const logger = makeLogger(level);
 
   let server;
@@ -95,10 +109,14 @@ export async function main(argv: string[]): Promise<number> {
   const stop = (signal: string): void => {
     if (stopping) {
       logger.warn({ signal }, 'second signal: exiting now');
+      logger.flush();
+      // Exiting while a worker is inside an onnxruntime run aborts the process (a C++ exception as
+      // the thread is torn down, exit 134 with a core dump): then the process kills itself instead.
+      if (server.pool.inNativeCall()) process.kill(process.pid, 'SIGKILL');
       process.exit(1);
     }
     stopping = true;
-    logger.info({ signal }, 'shutting down: finishing in-flight requests');
+    logger.info({ signal }, 'shutting down: readiness answers 503; admitted requests finish (a second signal exits at once)');
     server.close().then(
       () => {
         logger.info('stopped');

@@ -51,7 +51,8 @@ function validate<S extends z.ZodType>(schema: S, raw: Raw, sourceOf: (field: st
     const expected = message.startsWith('expected') ? message : `expected ${message}`;
     return `${sourceOf(top)}: field '${field}' has value ${show(getPath(raw, issue.path))}; ${expected}`;
   });
-  throw new SettingsError(`invalid settings\n  ${lines.join('\n  ')}`);
+  // One problem is one line (what a person at a terminal reads); several are listed.
+  throw new SettingsError(lines.length === 1 ? lines[0] : `invalid settings\n  ${lines.join('\n  ')}`);
 }
 
 /** The base type of a schema field (number, boolean, string, array, ...) for coercing text. */
@@ -201,18 +202,25 @@ export function loadModelSettings(file: string | null, env: Env = process.env): 
   const raw: Raw = file === null ? {} : readJsonFile(file);
   const origin: Record<string, string> = {};
   const source = file ?? 'model defaults';
+  const modelFields = modelSettingsSchema.shape as Record<string, z.ZodType>;
   for (const key of Object.keys(raw)) {
     origin[key] = source;
     if (key in IGNORED_MODEL_FIELDS) {
       warnings.push(`${source}: '${key}' is ignored: ${IGNORED_MODEL_FIELDS[key]}`);
       delete raw[key];
+    } else if (!Object.hasOwn(modelFields, key)) {
+      warnings.push(`${source}: unknown field '${key}' is ignored`);
     }
   }
+  warnings.push(...unknownTensorFields(source, raw));
   const params: Raw = { ...((raw.parameters as Raw | undefined) ?? {}) };
+  const parameterFields = modelParametersSchema.shape as Record<string, z.ZodType>;
   for (const key of Object.keys(params)) {
     if (key in IGNORED_MODEL_PARAMETERS) {
       warnings.push(`${source}: 'parameters.${key}' is ignored: ${IGNORED_MODEL_PARAMETERS[key]}`);
       delete params[key];
+    } else if (!Object.hasOwn(parameterFields, key)) {
+      warnings.push(`${source}: unknown field 'parameters.${key}' is ignored (runtime options go in parameters.extra)`);
     }
   }
   const topShape = { ...(modelSettingsSchema.shape as Record<string, z.ZodType>) };
@@ -226,6 +234,25 @@ export function loadModelSettings(file: string | null, env: Env = process.env): 
   raw.parameters = params;
   const settings = validate(modelSettingsSchema, raw, (f) => origin[f] ?? source);
   return { settings, warnings };
+}
+
+/** The fields of inputs[i] / outputs[i] entries a tensor declaration has. */
+const TENSOR_FIELDS = new Set(['name', 'datatype', 'shape', 'parameters']);
+
+/** Warnings naming unknown fields in the settings' inputs and outputs entries (zod drops them silently). */
+function unknownTensorFields(source: string, raw: Raw): string[] {
+  const out: string[] = [];
+  for (const list of ['inputs', 'outputs']) {
+    const entries = raw[list];
+    if (!Array.isArray(entries)) continue;
+    entries.forEach((entry: unknown, i) => {
+      if (entry === null || typeof entry !== 'object') return;
+      for (const key of Object.keys(entry)) {
+        if (!TENSOR_FIELDS.has(key)) out.push(`${source}: unknown field '${list}[${i}].${key}' is ignored`);
+      }
+    });
+  }
+  return out;
 }
 
 /** Model settings from files and the environment, as core's discovery reads them. */

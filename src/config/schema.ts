@@ -3,6 +3,8 @@
 import { z } from 'zod';
 import { DATATYPES } from '../core/datatypes.js';
 import type { ModelSettings as CoreModelSettings } from '../core/settings.js';
+import { securitySettingsShape } from '../security/settings.js';
+import { limitsSettingsShape } from './limits.js';
 
 const MIB = 1024 * 1024;
 
@@ -14,7 +16,7 @@ export const serverSettingsSchema = z.object({
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info')
     .describe('log level (debug: true lowers it to debug)'),
-  host: z.string().min(1).default('0.0.0.0').describe('address the listeners bind to'),
+  host: z.string().min(1).default('127.0.0.1').describe('address the listeners bind to (127.0.0.1: this machine only; the container image sets 0.0.0.0)'),
   http_port: port.default(8080).describe('HTTP (V2 REST) port; 0 picks a free port'),
   grpc_port: port.default(8081).describe('gRPC port; 0 picks a free port'),
   metrics_port: port.default(8082).describe('Prometheus metrics port (its own listener)'),
@@ -38,7 +40,7 @@ export const serverSettingsSchema = z.object({
     .max(19)
     .default(5)
     .describe('nice increment of inference workers, so HTTP handling keeps priority under load'),
-  parallel_workers_timeout: z.number().min(0).default(5).describe('seconds to wait for in-flight work at shutdown'),
+  parallel_workers_timeout: z.number().min(0).optional().describe("MLServer's name for shutdown_grace (which wins when both are set)"),
   model_repository_root: z.string().default('.').describe('folder searched for models (relative to the settings folder)'),
   load_models_at_startup: z.boolean().default(true).describe('load every model found at start-up'),
   server_name: z.string().default('tessera').describe("name reported by GET /v2"),
@@ -64,8 +66,27 @@ export const serverSettingsSchema = z.object({
   grpc_http2_max_pings_without_data: z.number().int().min(0).default(2).describe('HTTP/2 pings allowed without data'),
   grpc_http2_min_recv_ping_interval_without_data: z.number().int().min(0).default(300_000).describe('least interval between client pings without data, ms'),
   grpc_http2_max_ping_strikes: z.number().int().min(0).default(2).describe('bad pings tolerated before GOAWAY'),
+  // Limits, readiness rule and graceful shutdown (src/config/limits.ts).
+  ...limitsSettingsShape,
   root_path: z.string().default('').describe('path prefix a proxy in front strips (MLServer): the API docs page and document use it; routes stay the same'),
   gzip_enabled: z.boolean().default(true).describe('compress responses of 1 KiB or more when the client accepts gzip or deflate'),
+  // Authentication, TLS, CORS, docs and reflection switches (src/security/settings.ts).
+  ...securitySettingsShape,
+  conversion_cache_dir: z
+    .string()
+    .min(1)
+    .nullable()
+    .optional()
+    .describe('folder for sklearn/XGBoost models converted to ONNX, kept across restarts (default $XDG_CACHE_HOME/tessera/conversions, else ~/.cache/tessera/conversions); null: no cache; an unwritable folder converts in memory'),
+  mlflow_scoring: z
+    .enum(['auto', 'on', 'off'])
+    .default('auto')
+    .describe("MLflow's scoring routes (/ping, /health, /version, /invocations) on the HTTP port: auto = when an MLflow model is found at start-up"),
+  mlflow_scoring_model: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('the model POST /invocations serves when several MLflow models are loaded (default: the only one)'),
 });
 
 export type ServerSettingsInput = z.input<typeof serverSettingsSchema>;
@@ -83,7 +104,6 @@ export const IGNORED_SERVER_FIELDS: Record<string, string> = {
   metrics_rest_server_prefix: 'Tessera names its own HTTP metrics',
   use_structured_logging: 'Tessera logs are always structured (JSON)',
   logging_settings: 'Python logging configuration does not apply',
-  cors_settings: 'CORS is not supported yet',
   kafka_enabled: 'Kafka is not supported',
   kafka_servers: 'Kafka is not supported',
   kafka_topic_input: 'Kafka is not supported',
@@ -126,7 +146,12 @@ export const modelSettingsSchema = z.looseObject({
     .array(z.number().int().min(1))
     .default([])
     .describe('adaptive batching: batch sizes (rows) to cut a larger queue into, as Triton'),
-  max_queue_size: z.number().int().min(0).default(0).describe('most requests waiting for this model; 0: no limit'),
+  max_queue_size: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe('most requests waiting for this model; beyond it 503 with Retry-After (default: 8 x instances x max(1, max_batch_size), at least 128); 0: no limit'),
   queue_timeout: z.number().min(0).default(0).describe('default seconds a request may wait in the queue; 0: no limit'),
   priority_levels: z.number().int().min(1).default(2).describe('priority levels; a request sets 1 (highest) .. levels'),
   default_priority_level: z.number().int().min(0).default(0).describe('level of requests naming none (0: the lowest level)'),

@@ -18,6 +18,8 @@ export interface ModelArtifact {
   format: string;
   /** Small facts the prepare step found (plain data), for the runtime that loads the bytes. */
   metadata?: Record<string, unknown>;
+  /** Facts for the load log line (a conversion's time, a cache hit, sizes): plain values only. */
+  report?: Record<string, string | number | boolean>;
 }
 
 /** Everything a worker needs to load one model version, so any worker can load it on demand. */

@@ -9,7 +9,7 @@
 //   DEADLINE_EXCEEDED (504) and leaves the queue if it is still waiting.
 // - cancellation: makes, on demand, the signal that the client went away (most requests never
 //   queue, and making the signal and its listeners costs on every request).
-// - identity: the authenticated caller, filled in by authentication (later); undefined until then.
+// - identity: the caller a valid bearer token names (src/security/); undefined without auth.
 // - log: a child logger carrying `requestId`, made on first use.
 import type { Logger } from 'pino';
 import { badRequest } from './errors.js';
@@ -20,7 +20,7 @@ export type Protocol = 'http' | 'grpc' | 'mlflow';
 export interface Identity {
   /** Who the caller is (a user, a service account, a key id). */
   subject: string;
-  /** What the caller may do, e.g. `infer`, `repository`, `models:iris`. */
+  /** What the caller may do: `infer`, `read`, `admin`, `metrics` (src/security/scopes.ts). */
   scopes: readonly string[];
 }
 

@@ -2,6 +2,7 @@
 // build a request context, call these methods and only translate wire formats.
 import type { InferenceBackend, ModelSpec, RequestOptions } from './backend.js';
 import { earliest, type RequestContext } from './context.js';
+import { Lifecycle } from './lifecycle.js';
 import { deadlineExceeded, failureReason, invalidInput, modelNotReady, TesseraError } from './errors.js';
 import type { ModelConfiguration } from './model-config.js';
 import type { ModelRegistry, ModelVersion } from './registry.js';
@@ -37,6 +38,14 @@ export interface ModelTarget {
   version?: string | undefined;
 }
 
+export interface InferOptions {
+  /**
+   * The request's inputs are already the runtime's own (a surface decoded them with the model's
+   * interface, as /invocations does): the model's request adapter, if any, is not applied.
+   */
+  runtimeInputs?: boolean;
+}
+
 const shapeText = (shape: readonly number[]): string => `[${shape.join(',')}]`;
 const version = (v: string | undefined): string | undefined => (v === '' ? undefined : v);
 
@@ -48,6 +57,13 @@ export class DataPlane {
   private readonly observer: InferenceObserver;
   /** False until the start-up load has been attempted for every model. */
   startupComplete = false;
+  /**
+   * strict_readiness: ready only when every configured model is READY (Triton's rule; vacuously
+   * true with none). Lenient (the default): at least one model READY and none still loading.
+   */
+  strictReadiness = false;
+  /** Serving, draining (readiness 503) or closing (core/lifecycle.ts): the shutdown sequence sets it. */
+  readonly lifecycle = new Lifecycle();
 
   constructor(options: DataPlaneOptions) {
     this.registry = options.registry;
@@ -61,15 +77,19 @@ export class DataPlane {
     return true;
   }
 
-  /** Ready when the start-up load is done, nothing is loading and at least one model is READY. */
+  /**
+   * Ready when the start-up load is done, the server is not draining, nothing is loading, and at
+   * least one model is READY (strict: every model is READY).
+   */
   ready(): boolean {
-    if (!this.startupComplete) return false;
+    if (!this.startupComplete || this.lifecycle.draining) return false;
     let any = false;
     for (const m of this.registry.all()) {
       if (m.state === 'LOADING') return false;
       if (m.state === 'READY') any = true;
+      else if (this.strictReadiness) return false;
     }
-    return any;
+    return any || this.strictReadiness;
   }
 
   serverMetadata(): ServerMetadata {
@@ -134,14 +154,18 @@ export class DataPlane {
    * Runs a request on the model it names: 404 if unknown, 503 if not ready, 400 if the request
    * does not fit the model, 504 if it is not answered by its deadline (the earlier of the
    * client's and the model's request_timeout); the client going away takes it out of the queue.
+   * A model with a request adapter gets the request through it first (see adapter.ts); the
+   * inputs are checked against the runtime's own.
    */
-  async infer(target: ModelTarget, request: InferenceRequest, ctx: RequestContext): Promise<InferenceResponse> {
+  async infer(target: ModelTarget, request: InferenceRequest, ctx: RequestContext, how: InferOptions = {}): Promise<InferenceResponse> {
     const intake = Date.now();
     const { entry, config, spec } = this.servable(target);
     const started = performance.now();
     const ref = { model: entry.name, version: entry.version };
     try {
-      validateInputs(config, request.inputs);
+      const adapted = config.adapted;
+      const inputs = adapted === undefined || how.runtimeInputs === true ? request.inputs : adapted.adapter.toRuntime(request);
+      validateInputs(adapted === undefined ? config : { name: config.name, inputs: adapted.inputs }, inputs);
       const outputNames = requestedOutputs(config, request);
       const options = schedulingOptions(request.parameters, config.queue.priorityLevels);
       const trace: RequestTrace = { queueNs: 0 };
@@ -150,7 +174,7 @@ export class DataPlane {
       if (echoed !== undefined) options.parameters = echoed;
       const modelDeadline = config.requestTimeoutMs > 0 ? intake + config.requestTimeoutMs : undefined;
       const deadline = earliest(ctx.deadline, modelDeadline);
-      const outputs = await this.run(spec, request.inputs, outputNames, options, ctx, deadline, deadline === modelDeadline ? config : undefined);
+      const outputs = await this.run(spec, inputs, outputNames, options, ctx, deadline, deadline === modelDeadline ? config : undefined);
       const response: InferenceResponse = { modelName: entry.name, outputs };
       if (entry.version !== '') response.modelVersion = entry.version;
       if (request.id !== undefined) response.id = request.id;
@@ -279,7 +303,7 @@ function echoParameters(parameters: Parameters | undefined): Parameters | undefi
 }
 
 /** Checks names, datatypes, ranks, fixed dims and element counts against the model metadata. */
-export function validateInputs(entry: ModelConfiguration, inputs: readonly Tensor[]): void {
+export function validateInputs(entry: Pick<ModelConfiguration, 'name' | 'inputs'>, inputs: readonly Tensor[]): void {
   const expected = new Map<string, TensorMetadata>(entry.inputs.map((t) => [t.name, t]));
   const seen = new Set<string>();
   for (const input of inputs) {
@@ -317,7 +341,9 @@ export function validateInputs(entry: ModelConfiguration, inputs: readonly Tenso
 }
 
 function requestedOutputs(entry: ModelConfiguration, request: InferenceRequest): string[] {
-  if (request.outputs === undefined || request.outputs.length === 0) return entry.outputs.map((o) => o.name);
+  if (request.outputs === undefined || request.outputs.length === 0) {
+    return [...(entry.adapted?.adapter.defaultOutputs ?? entry.outputs.map((o) => o.name))];
+  }
   const known = new Set(entry.outputs.map((o) => o.name));
   const names: string[] = [];
   for (const o of request.outputs) {

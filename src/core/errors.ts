@@ -101,8 +101,24 @@ export const ERROR_CODES = {
   PERMISSION_DENIED: { kind: 'permission', http: 403, grpc: G.PERMISSION_DENIED, mlflow: 'PERMISSION_DENIED', failure: 'REJECTED' },
   UNIMPLEMENTED: { kind: 'unimplemented', http: 501, grpc: G.UNIMPLEMENTED, mlflow: 'NOT_IMPLEMENTED', failure: 'OTHER' },
   SHUTTING_DOWN: { kind: 'unavailable', http: 503, grpc: G.UNAVAILABLE, mlflow: 'TEMPORARILY_UNAVAILABLE', failure: 'REJECTED' },
+  /** The server is over a limit of work in flight (http_max_inflight_bytes): retry later. */
+  OVERLOADED: { kind: 'unavailable', http: 503, grpc: G.UNAVAILABLE, mlflow: 'TEMPORARILY_UNAVAILABLE', failure: 'REJECTED' },
+  /** A request over a size limit of the server (max_tensor_elements, max_request_elements). */
+  LIMIT_EXCEEDED: { kind: 'too_large', http: 400, grpc: G.RESOURCE_EXHAUSTED, mlflow: 'INVALID_PARAMETER_VALUE', failure: 'INVALID' },
+  /** The request (headers and body) did not arrive within http_request_timeout / http_headers_timeout. */
+  REQUEST_TIMEOUT: { kind: 'deadline', http: 408, grpc: G.DEADLINE_EXCEEDED, mlflow: 'BAD_REQUEST', failure: 'INVALID' },
+  /** Request headers over Node's header size limit. */
+  HEADERS_TOO_LARGE: { kind: 'too_large', http: 431, grpc: G.RESOURCE_EXHAUSTED, mlflow: 'BAD_REQUEST', failure: 'INVALID' },
+  /** A URL path segment over the router's length limit. */
+  URI_TOO_LONG: { kind: 'too_large', http: 414, grpc: G.RESOURCE_EXHAUSTED, mlflow: 'BAD_REQUEST', failure: 'INVALID' },
   /** A repository load that failed (the reason is in the message). 400 as Triton. */
   MODEL_LOAD_FAILED: { kind: 'invalid_argument', http: 400, grpc: G.INVALID_ARGUMENT, mlflow: 'BAD_REQUEST', failure: 'OTHER' },
+  /**
+   * The model's kernels refused an input that fits its metadata (inputs that disagree on a shared
+   * dimension, an empty batch an operator cannot take): the request's fault, reported with the
+   * runtime's message, not an internal error.
+   */
+  MODEL_INPUT_REJECTED: { kind: 'invalid_argument', http: 400, grpc: G.INVALID_ARGUMENT, mlflow: 'BAD_REQUEST', failure: 'INVALID' },
   /** A model's own code failed (a custom runtime that threw or returned something malformed). */
   RUNTIME_ERROR: { kind: 'internal', http: 500, grpc: G.INTERNAL, mlflow: 'INTERNAL_ERROR', failure: 'BACKEND' },
   INTERNAL: { kind: 'internal', http: 500, grpc: G.INTERNAL, mlflow: 'INTERNAL_ERROR', failure: 'BACKEND' },
@@ -171,8 +187,14 @@ export const unauthenticated = factory('UNAUTHENTICATED');
 export const permissionDenied = factory('PERMISSION_DENIED');
 export const unimplemented = factory('UNIMPLEMENTED');
 export const shuttingDown = factory('SHUTTING_DOWN');
+export const overloaded = factory('OVERLOADED');
+export const limitExceeded = factory('LIMIT_EXCEEDED');
+export const requestTimeout = factory('REQUEST_TIMEOUT');
+export const headersTooLarge = factory('HEADERS_TOO_LARGE');
+export const uriTooLong = factory('URI_TOO_LONG');
 export const modelLoadFailed = factory('MODEL_LOAD_FAILED');
 export const runtimeError = factory('RUNTIME_ERROR');
+export const modelInputRejected = factory('MODEL_INPUT_REJECTED');
 export const internal = factory('INTERNAL');
 
 /** Any thrown value as a TesseraError; unknown errors are INTERNAL and keep their message. */

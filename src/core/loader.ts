@@ -2,7 +2,7 @@
 // A version that fails to load becomes UNAVAILABLE with the reason; it never stops the others.
 import type { Logger } from 'pino';
 import type { InferenceBackend, ModelSpec } from './backend.js';
-import { configure, schedulingPolicy, withMetadata, type Configured, type ModelConfiguration } from './model-config.js';
+import { configure, schedulingPolicy, withAdapter, withMetadata, type Configured, type ModelConfiguration } from './model-config.js';
 import type { ModelRegistry, ModelVersion } from './registry.js';
 import type { DiscoveredModel } from './repository.js';
 import type { RuntimeCatalogue } from './settings.js';
@@ -14,6 +14,8 @@ export interface LoaderOptions {
   backend: InferenceBackend;
   runtimes: RuntimeCatalogue;
   logger: Logger;
+  /** Where runtimes may cache what their prepare step makes (conversion_cache_dir); null: nowhere. */
+  cacheDir?: string | null | undefined;
 }
 
 export class ModelLoader {
@@ -21,16 +23,18 @@ export class ModelLoader {
   private readonly backend: InferenceBackend;
   private readonly runtimes: RuntimeCatalogue;
   private readonly logger: Logger;
+  private readonly cacheDir: string | null | undefined;
 
   constructor(options: LoaderOptions) {
     this.registry = options.registry;
     this.backend = options.backend;
     this.runtimes = options.runtimes;
     this.logger = options.logger;
+    this.cacheDir = options.cacheDir;
   }
 
   private configure(model: DiscoveredModel): Configured {
-    return configure(model, { runtimes: this.runtimes, workers: this.backend.size });
+    return configure(model, { runtimes: this.runtimes, workers: this.backend.size, cacheDir: this.cacheDir });
   }
 
   private entry(model: DiscoveredModel): ModelVersion {
@@ -72,6 +76,18 @@ export class ModelLoader {
     await this.backend.retire(old.key);
   }
 
+  /**
+   * Loads a version beside the ones already serving, without registering it until it is READY:
+   * readiness and the versions in use are untouched while it loads. Throws the reason on failure
+   * (nothing is registered then). The caller registers the entry (ModelRepository.replace).
+   */
+  async loadAside(model: DiscoveredModel): Promise<ModelVersion> {
+    const entry = this.entry(model);
+    await this.load(entry);
+    if (entry.state !== 'READY') throw new Error(entry.reason);
+    return entry;
+  }
+
   /** Unloads a version: UNLOADING (new requests are refused) until in-flight ones finish. */
   async unload(entry: ModelVersion): Promise<void> {
     const started = performance.now();
@@ -90,6 +106,7 @@ export class ModelLoader {
   async load(entry: ModelVersion): Promise<void> {
     const log = this.logger.child({ model: entry.name, version: entry.version || undefined });
     const started = performance.now();
+    const rssBefore = process.memoryUsage.rss();
     const path = entry.source.modelPath;
     try {
       const { config: base, warnings } = this.configure(entry.source);
@@ -102,7 +119,14 @@ export class ModelLoader {
       }
       let config: ModelConfiguration;
       try {
-        config = withMetadata(base, metadata);
+        // A runtime may front its tensors with a request adapter (made here, on the main thread).
+        const adapter = this.runtimes.get(base.runtime.name)?.adapter?.({ spec, metadata });
+        if (adapter === undefined) config = withMetadata(base, metadata);
+        else {
+          const adapted = withAdapter(base, metadata, adapter);
+          for (const w of adapted.warnings) log.warn(w.details, w.message);
+          config = adapted.config;
+        }
       } catch (error) {
         await this.backend.unload(spec.key);
         throw error;
@@ -112,7 +136,18 @@ export class ModelLoader {
       entry.loadMs = performance.now() - started;
       entry.state = 'READY';
       entry.reason = '';
-      log.info({ loadMs: Math.round(entry.loadMs * 10) / 10, path, runtime: config.runtime.name }, 'model loaded');
+      const artifact = spec.artifact;
+      log.info(
+        {
+          loadMs: Math.round(entry.loadMs * 10) / 10,
+          path,
+          runtime: config.runtime.name,
+          ...(artifact !== undefined ? { artifactBytes: artifact.bytes.byteLength, ...artifact.report } : {}),
+          // The process's RSS growth over the load: approximate when several models load at once.
+          rssDeltaMb: Math.round((process.memoryUsage.rss() - rssBefore) / 1024 / 102.4) / 10,
+        },
+        'model loaded',
+      );
     } catch (error) {
       entry.state = 'UNAVAILABLE';
       entry.reason = error instanceof Error ? error.message : String(error);

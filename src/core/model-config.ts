@@ -5,6 +5,7 @@
 // It is made in two steps: `configure` from the discovered model (settings, runtime, its options),
 // before the workers load it; `withMetadata` once the runtime has reported the model's own inputs
 // and outputs, which the settings' inputs/outputs then override by name.
+import type { RequestAdapter } from './adapter.js';
 import type { RuntimeMetadata } from './backend.js';
 import type { DiscoveredModel } from './repository.js';
 import type { QueueSettings } from './scheduling.js';
@@ -61,12 +62,19 @@ export interface ModelConfiguration {
   requestTimeoutMs: number;
   /** The settings as read, for runtimes that hand them to user code. */
   settings: ModelSettings;
+  /**
+   * Set when the runtime fronts its tensors with a request adapter (an MLflow signature's columns,
+   * say): `inputs`/`outputs` above are then what clients see, and these are what the workers run.
+   */
+  adapted?: { adapter: RequestAdapter; inputs: TensorMetadata[]; outputs: TensorMetadata[] };
 }
 
 export interface ConfigureContext {
   runtimes: RuntimeCatalogue;
   /** Worker threads in the pool. */
   workers: number;
+  /** Where runtimes may cache what their prepare step makes (conversion_cache_dir); null: nowhere. */
+  cacheDir?: string | null | undefined;
 }
 
 export interface Configured {
@@ -86,6 +94,7 @@ const tensor = (t: TensorSettings): TensorMetadata => ({
 
 /** Normalises a discovered model's settings. Throws an Error naming the setting when they cannot work. */
 export function configure(model: DiscoveredModel, context: ConfigureContext): Configured {
+  if (model.error !== undefined) throw new Error(model.error); // found broken at discovery
   const s = model.settings;
   const warnings: Configured['warnings'] = [];
   if (model.runtime === null) {
@@ -96,7 +105,7 @@ export function configure(model: DiscoveredModel, context: ConfigureContext): Co
   if (runtime === undefined) throw new Error(`unknown runtime '${model.runtime}'`);
   let options: unknown;
   try {
-    options = runtime.options(s.parameters.extra, { workers: context.workers });
+    options = runtime.options(s.parameters.extra, { workers: context.workers, cacheDir: context.cacheDir });
   } catch (error) {
     throw new Error(`parameters.extra: ${(error as Error).message}`);
   }
@@ -134,7 +143,7 @@ export function configure(model: DiscoveredModel, context: ConfigureContext): Co
       preferredBatchSizes: [...new Set(s.preferred_batch_size)].filter((n) => n <= s.max_batch_size).sort((a, b) => a - b),
     },
     queue: {
-      maxQueueSize: s.max_queue_size,
+      maxQueueSize: s.max_queue_size ?? derivedQueueSize(s.max_batch_size, instances),
       queueTimeoutMs: s.queue_timeout * 1000,
       priorityLevels: s.priority_levels,
       defaultPriority: s.default_priority_level || s.priority_levels,
@@ -145,6 +154,17 @@ export function configure(model: DiscoveredModel, context: ConfigureContext): Co
     settings: s,
   };
   return { config, warnings };
+}
+
+/**
+ * The queue bound of a model whose settings set no max_queue_size: load shedding on by default. A
+ * queue that grows without bound under overload only turns every answer into a late one and
+ * memory into an outage; this one holds 8 executions' worth of requests per instance (a batching
+ * model's requests merge, so max_batch_size of them per execution), and at least 128, so closed-loop
+ * clients with a hundred connections are not refused. Beyond it: 503 / UNAVAILABLE at once.
+ */
+export function derivedQueueSize(maxBatchSize: number, instances: number): number {
+  return Math.max(128, 8 * Math.max(1, instances) * Math.max(1, maxBatchSize));
 }
 
 /** Settings' inputs/outputs override the runtime's by name; each must name a real tensor. */
@@ -171,6 +191,37 @@ export function withMetadata(config: ModelConfiguration, metadata: RuntimeMetada
     ...config,
     inputs: override('input', metadata.inputs, declared.inputs.map(tensor)),
     outputs: override('output', metadata.outputs, declared.outputs.map(tensor)),
+  };
+}
+
+/**
+ * The configuration of a model whose runtime fronts its tensors with an adapter: the adapter's
+ * inputs and outputs are what clients see (the settings' inputs/outputs are ignored, with a
+ * warning, as MLServer lets an MLflow signature overwrite them), the runtime's are kept for
+ * validation. Throws when an adapter output is not an output of the runtime.
+ */
+export function withAdapter(config: ModelConfiguration, metadata: RuntimeMetadata, adapter: RequestAdapter): Configured {
+  const warnings: Configured['warnings'] = [];
+  const computed = new Set(metadata.outputs.map((o) => o.name));
+  for (const o of [...adapter.outputs.map((x) => x.name), ...(adapter.defaultOutputs ?? [])]) {
+    if (!computed.has(o)) throw new Error(`output '${o}' is not an output of the model (it has ${[...computed].join(', ')})`);
+  }
+  const declared = config.settings;
+  if (declared.inputs.length > 0 || declared.outputs.length > 0) {
+    warnings.push({
+      message: "the settings' inputs/outputs are ignored: the model's own interface defines them",
+      details: { inputs: declared.inputs.map((t) => t.name), outputs: declared.outputs.map((t) => t.name) },
+    });
+  }
+  return {
+    config: {
+      ...config,
+      inputs: adapter.inputs.map((t) => ({ ...t, shape: [...t.shape] })),
+      outputs: adapter.outputs.map((t) => ({ ...t, shape: [...t.shape] })),
+      contentType: adapter.contentType ?? config.contentType,
+      adapted: { adapter, inputs: metadata.inputs, outputs: metadata.outputs },
+    },
+    warnings,
   };
 }
 

@@ -15,10 +15,13 @@ export class ModelRepository {
     private readonly discovery: DiscoveryOptions,
     private readonly registry: ModelRegistry,
     private readonly loader: ModelLoader,
+    /** Where models come from instead of the folder scan (`tessera serve`: one model from a URI). */
+    private readonly source?: () => DiscoveredModel[],
   ) {}
 
   private discover(): DiscoveredModel[] {
     try {
+      if (this.source !== undefined) return this.source();
       return discoverModels(this.root, this.discovery).models;
     } catch (error) {
       if (error instanceof SettingsError) throw badRequest(`model repository: ${error.message}`);
@@ -30,7 +33,7 @@ export class ModelRepository {
   index(readyOnly = false): ModelStatus[] {
     const out = new Map<string, ModelStatus>();
     for (const d of this.discover()) {
-      out.set(`${d.name}@${d.version}`, { name: d.name, version: d.version, state: 'UNAVAILABLE', reason: 'unloaded' });
+      out.set(`${d.name}@${d.version}`, { name: d.name, version: d.version, state: 'UNAVAILABLE', reason: d.error ?? 'unloaded' });
     }
     for (const e of this.registry.all()) {
       out.set(`${e.name}@${e.version}`, { name: e.name, version: e.version, state: e.state, reason: e.reason });
@@ -55,6 +58,25 @@ export class ModelRepository {
         .map((r, i) => (r.status === 'rejected' ? `${found[i].version || 'unversioned'}: ${(r.reason as Error).message}` : null))
         .filter((f): f is string => f !== null);
       if (failures.length > 0) throw modelLoadFailed(`failed to load '${name}': ${failures.join('; ')}`);
+    });
+  }
+
+  /**
+   * Serves `model` in place of every other version of its name, without a gap: the new version
+   * loads beside the old ones (which keep serving, and readiness stays as it is), is registered
+   * once READY (requests without a version then go to it), then the others are unloaded once
+   * their in-flight requests finish. The same version already loaded is reloaded in place. On
+   * failure the old versions keep serving and the reason is thrown (how a registry watcher moves
+   * a model to the version an alias or stage now names).
+   */
+  replace(model: DiscoveredModel): Promise<void> {
+    return this.exclusive(model.name, async () => {
+      const existing = this.registry.get(model.name, model.version);
+      if (existing !== undefined) await this.loader.reload(model);
+      else this.registry.set(await this.loader.loadAside(model));
+      for (const old of this.registry.versionsOf(model.name)) {
+        if (old.version !== model.version) await this.loader.unload(old);
+      }
     });
   }
 

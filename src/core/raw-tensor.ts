@@ -24,6 +24,11 @@ export function decodeRaw(where: string, datatype: Datatype, shape: readonly num
 }
 
 function decodeRawBytes(where: string, count: number, bytes: Uint8Array): BytesData {
+  // Every element takes at least its 4-byte length: a count the bytes cannot hold is refused
+  // before its offsets are allocated.
+  if (count * 4 > bytes.byteLength) {
+    throw badRequest(`${where}: ${count} BYTES elements need at least ${count * 4} bytes but ${bytes.byteLength} were given`);
+  }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const offsets = new Uint32Array(count + 1);
   let pos = 0;

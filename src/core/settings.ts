@@ -4,6 +4,7 @@
 //
 // ModelSettings is the shape config/'s zod schema produces (config/schema.ts checks that at compile
 // time). Only model-config.ts interprets these fields; everything else reads the ModelConfiguration.
+import type { AdapterContext, RequestAdapter } from './adapter.js';
 import type { TensorMetadata } from './types.js';
 
 export interface TensorSettings {
@@ -33,7 +34,8 @@ export interface ModelSettings {
   max_batch_size: number;
   max_batch_time: number;
   preferred_batch_size: number[];
-  max_queue_size: number;
+  /** Absent: derived from the batch size and instances (model-config.ts); 0: no limit. */
+  max_queue_size?: number;
   queue_timeout: number;
   priority_levels: number;
   default_priority_level: number;
@@ -65,7 +67,24 @@ export interface RuntimeInfo {
    * parameters.extra validated against the runtime's options schema, defaults resolved (some
    * depend on the pool size). Throws an Error naming the field and the problem.
    */
-  options(extra: Record<string, unknown> | undefined, context: { workers: number }): unknown;
+  options(extra: Record<string, unknown> | undefined, context: OptionsContext): unknown;
+  /**
+   * Optional, main thread, once the workers have loaded the model: the request adapter that fronts
+   * the runtime's tensors (see adapter.ts), or undefined when clients send the runtime's own.
+   * Throws an Error to fail the load with that reason.
+   */
+  adapter?(context: AdapterContext): RequestAdapter | undefined;
+}
+
+/** What a runtime's options may depend on besides parameters.extra. */
+export interface OptionsContext {
+  /** Worker threads in the pool. */
+  workers: number;
+  /**
+   * A folder the runtime may keep what its prepare step makes (converted models) across restarts;
+   * null: no cache. Never inside a model's own folder.
+   */
+  cacheDir?: string | null | undefined;
 }
 
 export interface RuntimeCatalogue {

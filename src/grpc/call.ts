@@ -22,6 +22,11 @@ export interface CallOptions {
   accessLog: boolean;
   metrics: Metrics | undefined;
   authorize: Authorize;
+  /**
+   * Rewrites what answers show (absolute paths out of messages and model reasons, see
+   * src/security/paths.ts): `text` for error messages, `value` for a method's answer.
+   */
+  redact?: { text(text: string): string; value(method: string, value: unknown): unknown } | undefined;
 }
 
 type AnyCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>;
@@ -62,9 +67,18 @@ export function callContext(call: AnyCall, options: CallOptions, id: string | un
   });
 }
 
-export function grpcStatus(error: unknown): Partial<grpc.StatusObject> {
+export function grpcStatus(error: unknown, redact?: CallOptions['redact']): Partial<grpc.StatusObject> {
   const e = asTesseraError(error);
-  return { code: e.grpcCode as grpc.status, details: e.message };
+  return { code: e.grpcCode as grpc.status, details: redact ? redact.text(e.message) : e.message };
+}
+
+/**
+ * What a streaming call is ended with: an error carrying the status, which grpc-js sends when it
+ * is emitted as the call's 'error' (destroying the call would end it without a status).
+ */
+export function endStatus(error: unknown, options: Pick<CallOptions, 'redact'>): Error & Partial<grpc.StatusObject> {
+  const status = grpcStatus(error, options.redact);
+  return Object.assign(new Error(status.details), status);
 }
 
 /**
@@ -79,7 +93,11 @@ export function report(options: CallOptions, ctx: RequestContext, method: string
   const internal = error !== undefined && (!(error instanceof TesseraError) || error.kind === 'internal');
   if (internal) ctx.log.error({ err: error, method }, 'gRPC call failed');
   else if (e !== undefined && options.logger.isLevelEnabled('debug')) ctx.log.debug({ method, code, reason: e.message }, 'gRPC call refused');
-  if (options.accessLog) ctx.log.info({ method, code, ms: Math.round(seconds * 1e6) / 1000, ...(e ? { reason: e.message } : {}) }, 'call completed');
+  if (options.accessLog) {
+    // The caller's subject (never its token) when authentication named one.
+    const who = ctx.identity === undefined ? {} : { subject: ctx.identity.subject };
+    ctx.log.info({ method, code, ms: Math.round(seconds * 1e6) / 1000, ...who, ...(e ? { reason: e.message } : {}) }, 'call completed');
+  }
 }
 
 /** A unary handler: its result, or its error mapped to a gRPC status, goes to the callback. */
@@ -96,11 +114,11 @@ export function unary<Req, Res>(
       .then(() => handler(call.request, ctx, call))
       .then(
         (result) => {
-          callback(null, result);
+          callback(null, options.redact ? (options.redact.value(method, result) as Res) : result);
           report(options, ctx, method, started);
         },
         (error: unknown) => {
-          callback(grpcStatus(error));
+          callback(grpcStatus(error, options.redact));
           report(options, ctx, method, started, error);
         },
       );
@@ -128,7 +146,8 @@ export function serverStream<Req, Res>(
           report(options, ctx, method, started, call.cancelled ? cancelled('the client went away') : undefined);
         },
         (error: unknown) => {
-          if (!call.cancelled) call.destroy(Object.assign(new Error(asTesseraError(error).message), grpcStatus(error)));
+          // 'error' (not destroy) makes grpc-js end the call with this status.
+          if (!call.cancelled) call.emit('error', endStatus(error, options));
           report(options, ctx, method, started, error);
         },
       );
@@ -139,6 +158,8 @@ export function serverStream<Req, Res>(
  * A bidirectional stream whose every message is a request of its own (ModelStreamInfer): each
  * gets its own context (with the message's id), authorization and report; `handle` answers it.
  * Answers go out in message order; the stream ends after the last answer once the client ends it.
+ * The call's metadata (its token) is authorized once, when the stream opens: a refused stream
+ * ends at once with UNAUTHENTICATED / PERMISSION_DENIED, and each message carries the identity.
  */
 export function bidiStream<Req extends { id?: string }, Res>(
   options: CallOptions,
@@ -149,28 +170,44 @@ export function bidiStream<Req extends { id?: string }, Res>(
   return (call) => {
     let tail: Promise<void> = Promise.resolve();
     const cancellation = cancellationOf(call as AnyCall);
+    const opened = performance.now();
+    const streamCtx = callContext(call as AnyCall, options, undefined, cancellation);
+    let refused = false;
+    const authorized: Promise<boolean> = Promise.resolve()
+      .then(() => options.authorize(streamCtx, method, call.metadata))
+      .then(
+        () => true,
+        (error: unknown) => {
+          refused = true;
+          if (!call.cancelled) call.emit('error', endStatus(error, options));
+          report(options, streamCtx, method, opened, error);
+          return false;
+        },
+      );
     call.on('data', (message: Req) => {
+      if (refused) return;
       const started = performance.now();
       const ctx = callContext(call as AnyCall, options, message.id, cancellation);
-      const result = Promise.resolve()
-        .then(() => options.authorize(ctx, method, call.metadata))
-        .then(() => handle(message, ctx))
-        .then(
-          (response) => {
-            report(options, ctx, method, started);
-            return response;
-          },
-          (error: unknown) => {
-            report(options, ctx, method, started, error);
-            return failed(message, error);
-          },
-        );
+      const result = authorized.then(async (ok) => {
+        if (!ok) return null; // the stream was refused: nothing to answer
+        ctx.identity = streamCtx.identity;
+        try {
+          const response = await handle(message, ctx);
+          report(options, ctx, method, started);
+          return response;
+        } catch (error) {
+          report(options, ctx, method, started, error);
+          const e = asTesseraError(error);
+          const shown = options.redact ? options.redact.text(e.message) : e.message;
+          return failed(message, shown === e.message ? error : new TesseraError(e.code, shown, { cause: error }));
+        }
+      });
       tail = tail.then(async () => {
         const out = await result;
-        if (!call.cancelled) call.write(out);
+        if (out !== null && !call.cancelled) call.write(out);
       });
     });
-    call.on('end', () => void tail.then(() => call.end()));
+    call.on('end', () => void tail.then(() => !refused && call.end()));
     call.on('error', () => undefined);
   };
 }

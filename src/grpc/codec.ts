@@ -2,6 +2,7 @@
 // with one copy per tensor; typed contents go through the repeated fields protobuf gives us.
 import { ARRAY_OF, INTEGER_RANGE, type Datatype, type FixedDatatype, type NumericArray, isDatatype } from '../core/datatypes.js';
 import { badRequest } from '../core/errors.js';
+import { DEFAULT_TENSOR_LIMITS, ElementBudget, type TensorLimits } from '../core/limits.js';
 import { decodeRaw, encodeRaw } from '../core/raw-tensor.js';
 import { bytesElement, bytesFromArrays, isBytesData, type Tensor, type TensorData } from '../core/tensor.js';
 import type { InferenceRequest, InferenceResponse, Parameters, ParameterValue } from '../core/types.js';
@@ -162,17 +163,23 @@ function shapeOf(where: string, shape: Long[]): number[] {
   });
 }
 
-export function decodeInferRequest(message: ModelInferRequestMessage): { request: InferenceRequest; raw: boolean } {
+/** Decodes a ModelInferRequest; shapes are checked against `limits` before any tensor memory is allocated. */
+export function decodeInferRequest(
+  message: ModelInferRequestMessage,
+  limits: TensorLimits = DEFAULT_TENSOR_LIMITS,
+): { request: InferenceRequest; raw: boolean } {
   const raw = message.raw_input_contents.length > 0;
   if (raw && message.raw_input_contents.length !== message.inputs.length) {
     throw badRequest(
       `raw_input_contents has ${message.raw_input_contents.length} entries but the request has ${message.inputs.length} inputs`,
     );
   }
+  const budget = new ElementBudget(limits);
   const inputs: Tensor[] = message.inputs.map((input, i) => {
     const where = `input '${input.name}'`;
     if (!isDatatype(input.datatype)) throw badRequest(`inputs[${i}] '${input.name}': unknown datatype '${input.datatype}'`);
     const shape = shapeOf(where, input.shape);
+    budget.take(where, shape);
     let data: TensorData;
     if (raw) {
       if (hasContents(input.contents)) throw badRequest(`${where}: contents must not be set when raw_input_contents is used`);

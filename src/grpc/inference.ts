@@ -5,6 +5,7 @@ import type { DataPlane } from '../core/dataplane.js';
 import { asTesseraError } from '../core/errors.js';
 import type { RequestContext } from '../core/context.js';
 import type { ModelRepository } from '../core/model-repository.js';
+import type { TensorLimits } from '../core/limits.js';
 import type { ModelStatistics } from '../core/statistics.js';
 import { bidiStream, unary, type CallOptions } from './call.js';
 import { decodeInferRequest, encodeInferResponse, type ModelInferRequestMessage, type ModelInferResponseMessage } from './codec.js';
@@ -14,6 +15,8 @@ export interface InferenceServiceOptions {
   repository: ModelRepository;
   /** Answer with raw_output_contents even when the request used typed contents. */
   forceRawOutput: boolean;
+  /** Element limits on inference requests (default: DEFAULT_TENSOR_LIMITS). */
+  tensorLimits?: TensorLimits | undefined;
 }
 
 type NameVersion = { name: string; version: string };
@@ -24,7 +27,7 @@ export function inferenceService(call: CallOptions, options: InferenceServiceOpt
   const infer = async (message: ModelInferRequestMessage, ctx: RequestContext): Promise<ModelInferResponseMessage> => {
     const target = { model: message.model_name, version: message.model_version || undefined };
     dataplane.configuration(target); // an unknown or unready model answers NOT_FOUND/UNAVAILABLE before decoding
-    const { request, raw } = decodeInferRequest(message);
+    const { request, raw } = decodeInferRequest(message, options.tensorLimits);
     const response = await dataplane.infer(target, request, ctx);
     return encodeInferResponse(response, raw || options.forceRawOutput);
   };

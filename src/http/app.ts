@@ -10,7 +10,10 @@ import type { DataPlane } from '../core/dataplane.js';
 import { badRequest } from '../core/errors.js';
 import type { ModelRepository } from '../core/model-repository.js';
 import type { Metrics } from '../metrics/metrics.js';
+import { installHttpSecurity, type HttpSecurity } from '../security/http.js';
 import { v2ErrorHandler } from './errors.js';
+import { httpServerOptions, installHttpLimits, nodeServerOptions, type HttpLimits } from './limits.js';
+import type { TensorLimits } from '../core/limits.js';
 import type { DocumentedRoute, Schema } from './openapi.js';
 import { docsPlugin } from './plugins/docs.js';
 import { repositoryPlugin } from './plugins/repository.js';
@@ -46,6 +49,14 @@ export interface HttpOptions {
   version: string;
   /** More surfaces (MLflow's, say), registered after the built-in ones. */
   surfaces?: HttpSurface[] | undefined;
+  /** Auth, CORS, the cross-origin rule, TLS and path redaction for every surface (src/security/). */
+  security?: HttpSecurity | undefined;
+  /** Serve the Swagger UI and the OpenAPI document (docs_enabled); default true. */
+  docs?: boolean | undefined;
+  /** Timeouts, connection cap and in-flight body budget of the listener (src/http/limits.ts). */
+  limits?: HttpLimits | undefined;
+  /** Element limits on inference requests (max_tensor_elements, max_request_elements). */
+  tensorLimits?: TensorLimits | undefined;
 }
 
 /** A surface added to the app: a fastify plugin given the dataplane, with its own error handler. */
@@ -67,7 +78,16 @@ export function createHttpApp(options: HttpOptions): FastifyInstance {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     keepAliveTimeout: 75_000, // longer than common load balancer idle timeouts (60 s)
+    // Timeouts, and V2-shaped answers to what Node and fastify refuse themselves (limits.ts).
+    ...(options.limits !== undefined ? httpServerOptions(options.limits) : {}),
+    // HTTPS when TLS is on (the instance type is the same for what the app uses of it).
+    ...((options.security?.https
+      ? { https: { ...(options.limits !== undefined ? nodeServerOptions(options.limits) : {}), ...options.security.https } } // the limits' timeouts too
+      : {}) as object),
   });
+
+  // First: every route is classified (and its API operation marked) before it is documented.
+  if (options.security !== undefined) installHttpSecurity(app, options.security);
 
   const documented: DocumentedRoute[] = [];
   app.decorate('documentedRoutes', documented);
@@ -102,6 +122,12 @@ export function createHttpApp(options: HttpOptions): FastifyInstance {
     return payload.pipe(inflater);
   });
 
+  // After inflation, so the in-flight budget counts the bytes the server holds; and after the
+  // security hooks, so a refused caller reserves nothing.
+  if (options.limits !== undefined) {
+    installHttpLimits(app, { limits: options.limits, lifecycle: options.dataplane.lifecycle, logger: options.logger });
+  }
+
   const { metrics, accessLog } = options;
   if (metrics !== undefined || accessLog) {
     app.addHook('onResponse', (request, reply, done) => {
@@ -127,12 +153,13 @@ export function createHttpApp(options: HttpOptions): FastifyInstance {
     logger: options.logger,
     bodyLimit: options.bodyLimit,
     send: bodySender(options.compress),
+    tensorLimits: options.tensorLimits,
   };
   void app.register(v2Plugin, surface);
   void app.register(statisticsPlugin, surface);
   void app.register(repositoryPlugin, surface);
   for (const extra of options.surfaces ?? []) void app.register(extra.plugin, surface);
-  void app.register(docsPlugin, {
+  if (options.docs !== false) void app.register(docsPlugin, {
     version: options.version,
     rootPath: options.rootPath,
     bodyLimit: options.bodyLimit,

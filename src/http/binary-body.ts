@@ -5,7 +5,7 @@ import { elementSize } from '../core/datatypes.js';
 import { badRequest, invalidInput } from '../core/errors.js';
 import { decodeRaw } from '../core/raw-tensor.js';
 import type { InferenceRequest, InferenceResponse, Parameters, TensorMetadata } from '../core/types.js';
-import { parseJson, type JsonValue } from './exact-json.js';
+import { parseJsonBytes, type JsonValue } from './exact-json.js';
 
 export const HEADER_LENGTH = 'inference-header-content-length';
 
@@ -21,7 +21,7 @@ export interface InferBody {
 export function splitInferBody(body: Buffer | undefined, header: string | string[] | undefined): InferBody {
   const bytes = body ?? Buffer.alloc(0);
   if (header === undefined) {
-    return { json: bytes.length === 0 ? undefined : parseJson(bytes.toString('utf8')), binary: null, rawInput: null };
+    return { json: bytes.length === 0 ? undefined : parseJsonBytes(bytes), binary: null, rawInput: null };
   }
   const text = Array.isArray(header) ? header[0] : header;
   if (!/^\s*\d+\s*$/.test(text)) throw badRequest(`Inference-Header-Content-Length '${text}' is not a non-negative integer`);
@@ -30,7 +30,7 @@ export function splitInferBody(body: Buffer | undefined, header: string | string
     throw badRequest(`Inference-Header-Content-Length ${length} is beyond the ${bytes.length}-byte body`);
   }
   if (length === 0) return { json: undefined, binary: null, rawInput: bytes };
-  return { json: parseJson(bytes.subarray(0, length).toString('utf8')), binary: bytes.subarray(length), rawInput: null };
+  return { json: parseJsonBytes(bytes.subarray(0, length)), binary: bytes.subarray(length), rawInput: null };
 }
 
 /**

@@ -37,6 +37,8 @@ export function httpContext(
       return gone.signal;
     },
     logger,
+    // The caller a bearer token named (src/security/http.ts); undefined without auth.
+    identity: request.identity,
     // fastify's per-request logger already carries the request id, unless the body brought its own.
     log: ownId ? undefined : (request.log as unknown as Logger),
   });

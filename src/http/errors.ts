@@ -45,11 +45,20 @@ export function logFailure(request: FastifyRequest, error: TesseraError): void {
   else request.log.debug({ status: error.httpStatus, code: error.code, reason: error.message }, 'request refused');
 }
 
+/** Seconds a client is asked to wait before retrying a 503 (a full queue, a busy or stopping server). */
+export const RETRY_AFTER_SECONDS = 1;
+
+/** Sets Retry-After on an answer whose error says to come back later (every 503 of the catalogue). */
+export function retryAfter(reply: FastifyReply, error: TesseraError): void {
+  if (error.kind === 'unavailable') void reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+}
+
 /** The V2 surfaces' error handler: {"error": "<message>"} with the code's HTTP status. */
 export function v2ErrorHandler(bodyLimit: number) {
   return (error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
     const e = httpError(error, request, bodyLimit);
     logFailure(request, e);
+    retryAfter(reply, e);
     return sendJson(reply, e.httpStatus, { error: e.message });
   };
 }

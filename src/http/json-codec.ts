@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { isDatatype } from '../core/datatypes.js';
 import { badRequest } from '../core/errors.js';
+import { DEFAULT_TENSOR_LIMITS, ElementBudget, type TensorLimits } from '../core/limits.js';
 import { decodeRaw, encodeRaw, rawByteLength } from '../core/raw-tensor.js';
 import type { Tensor } from '../core/tensor.js';
 import type { InferenceRequest, InferenceResponse, Parameters } from '../core/types.js';
@@ -47,9 +48,14 @@ function fieldPath(path: readonly PropertyKey[]): string {
 /**
  * Decodes a parsed V2 inference request. `binary` is the binary section that follows the JSON
  * header under Triton's binary tensor extension: inputs with parameters.binary_data_size take
- * their bytes from it, in the order they appear.
+ * their bytes from it, in the order they appear. Shapes are checked against `limits` before any
+ * tensor memory is allocated.
  */
-export function decodeInferenceRequest(body: JsonValue | undefined, binary: Uint8Array | null = null): InferenceRequest {
+export function decodeInferenceRequest(
+  body: JsonValue | undefined,
+  binary: Uint8Array | null = null,
+  limits: TensorLimits = DEFAULT_TENSOR_LIMITS,
+): InferenceRequest {
   if (body === undefined) throw badRequest('the request body is empty: an inference request needs inputs');
   const parsed = requestSchema.safeParse(body);
   if (!parsed.success) {
@@ -59,6 +65,7 @@ export function decodeInferenceRequest(body: JsonValue | undefined, binary: Uint
   }
   const r = parsed.data;
   let offset = 0;
+  const budget = new ElementBudget(limits);
   const inputs: Tensor[] = r.inputs.map((input, i) => {
     const where = `inputs[${i}] '${input.name}'`;
     if (!isDatatype(input.datatype)) throw badRequest(`${where}: unknown datatype '${input.datatype}'`);
@@ -66,6 +73,7 @@ export function decodeInferenceRequest(body: JsonValue | undefined, binary: Uint
       if (typeof d === 'bigint' || !Number.isSafeInteger(d)) throw badRequest(`${where}: dimension ${d} is too large`);
       return d;
     });
+    budget.take(`input '${input.name}'`, shape);
     const { binary_data_size: binarySize, ...parameters } = input.parameters ?? {};
     let data;
     if (binarySize !== undefined) {

@@ -22,6 +22,7 @@ const utf8Decoder = new TextDecoder();
 
 function describe(value: JsonValue): string {
   if (typeof value === 'bigint') return value.toString();
+  if (typeof value === 'number' && !Number.isFinite(value)) return 'a number beyond the range of a double';
   const text = JSON.stringify(value);
   return text.length > 40 ? `${text.slice(0, 37)}...` : text;
 }
@@ -29,6 +30,12 @@ function describe(value: JsonValue): string {
 /**
  * Decodes the `data` of input `where` (e.g. "input 'x'") for the given datatype and shape.
  * Throws a 400 naming the input, the element and the problem.
+ *
+ * `data` may be flat or nested, but nested data must be regular (an N-dimensional array): every
+ * array at one depth has the same length and holds only arrays or only values. Ragged data is
+ * refused, not flattened (flattening [[1,2],[3]] to three elements hides a client bug). The
+ * element count the nesting gives is checked against the shape before the typed array is
+ * allocated, so a tiny body naming a huge shape allocates nothing.
  */
 export function decodeJsonData(where: string, datatype: Datatype, shape: readonly number[], data: JsonValue): TensorData {
   if (isBinaryOnly(datatype)) {
@@ -44,46 +51,83 @@ export function decodeJsonData(where: string, datatype: Datatype, shape: readonl
     }
     data = [data];
   }
-  if (datatype === 'BYTES') return decodeBytes(where, shape, count, data);
+  const dims = nestedDims(where, data);
+  let leaves = 1;
+  for (const d of dims) leaves *= d;
+  if (leaves !== count) {
+    checkRegular(where, data, dims); // ragged data says so, rather than miscounting
+    throw countMismatch(where, shape, count, leaves);
+  }
+  if (datatype === 'BYTES') return decodeBytes(where, count, data, dims);
   const array = new ARRAY_OF[datatype](count);
   const write = writerFor(where, datatype, array);
+  if (dims.length === 1) {
+    for (let i = 0; i < count; i++) write(data[i], i);
+    return array;
+  }
   let n = 0;
-  const walk = (node: JsonValue[], depth: number): void => {
-    if (depth > MAX_JSON_DEPTH) throw badRequest(`${where}: 'data' nested deeper than ${MAX_JSON_DEPTH}`);
-    for (let i = 0; i < node.length; i++) {
-      const v = node[i];
-      if (Array.isArray(v)) {
-        walk(v, depth + 1);
-      } else {
-        if (n >= count) throw countMismatch(where, shape, count, n + 1);
-        write(v, n++);
-      }
-    }
-  };
-  walk(data, 1);
-  if (n !== count) throw countMismatch(where, shape, count, n);
+  walkRegular(where, data, dims, (v) => write(v, n++));
   return array;
 }
 
-function countMismatch(where: string, shape: readonly number[], expected: number, got: number): Error {
-  const more = got > expected ? 'at least ' : '';
-  return badRequest(
-    `${where}: shape [${shape.join(',')}] needs ${expected} elements but 'data' has ${more}${got}`,
-  );
+/** The lengths along the first element at each depth: [rows, cols, ...] for regular data. */
+function nestedDims(where: string, data: JsonValue[]): number[] {
+  const dims: number[] = [];
+  let node: JsonValue = data;
+  while (Array.isArray(node)) {
+    if (dims.length >= MAX_JSON_DEPTH) throw badRequest(`${where}: 'data' nested deeper than ${MAX_JSON_DEPTH}`);
+    dims.push(node.length);
+    if (node.length === 0) break;
+    node = node[0];
+  }
+  return dims;
 }
 
-function decodeBytes(where: string, shape: readonly number[], count: number, data: JsonValue[]): BytesData {
-  const parts: Uint8Array[] = [];
-  const walk = (node: JsonValue[], depth: number): void => {
-    if (depth > MAX_JSON_DEPTH) throw badRequest(`${where}: 'data' nested deeper than ${MAX_JSON_DEPTH}`);
-    for (const v of node) {
-      if (Array.isArray(v)) walk(v, depth + 1);
-      else if (typeof v === 'string') parts.push(utf8.encode(v));
-      else throw badRequest(`${where}: element ${parts.length} is ${describe(v)}, expected a string for BYTES`);
+function raggedError(where: string, path: string, problem: string): Error {
+  return badRequest(`${where}: 'data' is ragged: data${path} ${problem} (nested data must be a regular N-dimensional array)`);
+}
+
+/**
+ * Visits the values of regular nested data in row-major order; throws naming the first place
+ * where it is not regular.
+ */
+function walkRegular(where: string, data: JsonValue[], dims: readonly number[], visit: (value: JsonValue) => void): void {
+  const last = dims.length - 1;
+  const walk = (node: JsonValue[], depth: number, path: string): void => {
+    if (node.length !== dims[depth]) throw raggedError(where, path, `has ${node.length} elements where data${'[0]'.repeat(depth)} has ${dims[depth]}`);
+    for (let i = 0; i < node.length; i++) {
+      const v = node[i];
+      if (depth < last) {
+        if (!Array.isArray(v)) throw raggedError(where, `${path}[${i}]`, `is a value where an array of ${dims[depth + 1]} is expected`);
+        walk(v, depth + 1, `${path}[${i}]`);
+      } else {
+        if (Array.isArray(v)) throw raggedError(where, `${path}[${i}]`, 'is an array where a value is expected');
+        visit(v);
+      }
     }
   };
-  walk(data, 1);
-  if (parts.length !== count) throw countMismatch(where, shape, count, parts.length);
+  walk(data, 0, '');
+}
+
+/** Throws if `data` is not regular (used to explain an element count that does not match). */
+function checkRegular(where: string, data: JsonValue[], dims: readonly number[]): void {
+  walkRegular(where, data, dims, () => undefined);
+}
+
+function countMismatch(where: string, shape: readonly number[], expected: number, got: number): Error {
+  return badRequest(`${where}: shape [${shape.join(',')}] needs ${expected} elements but 'data' has ${got}`);
+}
+
+function decodeBytes(where: string, count: number, data: JsonValue[], dims: readonly number[]): BytesData {
+  const parts: Uint8Array[] = new Array<Uint8Array>(count);
+  let n = 0;
+  walkRegular(where, data, dims, (v) => {
+    if (typeof v !== 'string') throw badRequest(`${where}: element ${n} is ${describe(v)}, expected a string for BYTES`);
+    // A lone surrogate (an escape such as "\ud800") is not Unicode text: encoding it would
+    // silently become U+FFFD. The body itself was checked to be valid UTF-8 before parsing.
+    if (!(v as WellFormed).isWellFormed()) throw badRequest(`${where}: element ${n} is not valid Unicode text (a lone surrogate escape)`);
+    parts[n++] = utf8.encode(v);
+  });
   const offsets = new Uint32Array(count + 1);
   let total = 0;
   for (let i = 0; i < count; i++) offsets[i + 1] = total += parts[i].length;
@@ -91,6 +135,9 @@ function decodeBytes(where: string, shape: readonly number[], count: number, dat
   for (let i = 0; i < count; i++) values.set(parts[i], offsets[i]);
   return { kind: 'bytes', values, offsets };
 }
+
+/** String.prototype.isWellFormed (ES2024, in every supported Node) until the TypeScript lib has it. */
+type WellFormed = string & { isWellFormed(): boolean };
 
 function writerFor(where: string, datatype: FixedDatatype, array: NumericArray): Writer {
   const bad = (value: JsonValue, index: number, expected: string): never => {
@@ -108,9 +155,14 @@ function writerFor(where: string, datatype: FixedDatatype, array: NumericArray):
     case 'FP32':
     case 'FP64': {
       const a = array as Float32Array | Float64Array;
+      const range = datatype === 'FP32' ? '±3.4028235e38' : '±1.7976931348623157e308';
       return (v, i) => {
-        if (typeof v === 'number') a[i] = v;
-        else if (v === null) a[i] = NaN; // JSON has no NaN; MLServer reads null as NaN too
+        if (typeof v === 'number') {
+          a[i] = v;
+          // A finite literal beyond the type's range (1e400, or 1e39 for FP32) would become
+          // Infinity without a word; infinities are sent as the strings "Infinity"/"-Infinity".
+          if (a[i] - a[i] !== 0) bad(v, i, `a number within ${range} for ${datatype} (send "Infinity" or "-Infinity" for an infinite value)`);
+        } else if (v === null) a[i] = NaN; // JSON has no NaN; MLServer reads null as NaN too
         else if (typeof v === 'bigint') a[i] = Number(v);
         else if (v === 'NaN' || v === 'Infinity' || v === '-Infinity') a[i] = Number(v);
         else bad(v, i, `a number for ${datatype}`);

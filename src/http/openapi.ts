@@ -259,6 +259,10 @@ export function openApiDocument(options: { version: string; routes: readonly Doc
     },
     servers: [{ url: options.rootPath === '' ? '/' : options.rootPath }],
     paths,
-    components: { schemas },
+    components: {
+      schemas,
+      // Operations behind bearer-token auth name this scheme (src/security/http.ts marks them).
+      ...(options.routes.some((r) => r.operation.security !== undefined) ? { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } } } : {}),
+    },
   };
 }

@@ -6,6 +6,7 @@ export * from './mlmodel.js';
 export * from './uri.js';
 export * from './plan.js';
 export * from './metadata.js';
+export * from './serving.js';
 export { readInvocationsContentType, CONTENT_TYPES } from './invocations/content-type.js';
 export { decodeInvocations, decodeJsonText, decodeJsonDocument, decodeCsvText, decodeCsvRows, parseCsvText, type DecodedInvocation, type ModelInput } from './invocations/decode.js';
 export { encodeInvocationsResponse, encodePredictionsValue, type EncodeOptions } from './invocations/encode.js';

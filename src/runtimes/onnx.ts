@@ -9,14 +9,14 @@
 // from those bytes, never from disk again.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type ort from 'onnxruntime-node';
 import { z } from 'zod';
 import type { Datatype, NumericArray } from '../core/datatypes.js';
-import { invalidInput } from '../core/errors.js';
+import { invalidInput, modelInputRejected } from '../core/errors.js';
 import { bytesElement, bytesFromArrays, bytesFromStrings, isBytesData, type BytesData, type Tensor, type TensorData } from '../core/tensor.js';
 import type { TensorMetadata } from '../core/types.js';
+import { availableCpus } from '../workers/cpus.js';
 import { defineRuntime, type LoadedModel, type ModelArtifact, type ModelSpec, type RuntimeMetadata, type WorkerRuntime } from './runtime.js';
 
 export const ONNX_MODEL_FILE = 'model.onnx';
@@ -85,7 +85,7 @@ export const onnxRuntime = defineRuntime({
   options: onnxOptionsSchema,
   resolveOptions: (o, { workers }): OnnxOptions => ({
     // workers x threads <= cores: more threads than cores only contend.
-    intraOpThreads: o.intra_op_threads ?? Math.max(1, Math.floor(availableParallelism() / Math.max(1, workers))),
+    intraOpThreads: o.intra_op_threads ?? Math.max(1, Math.floor(availableCpus() / Math.max(1, workers))),
     interOpThreads: o.inter_op_threads,
     allowSpinning: o.allow_spinning,
     graphOptimizationLevel: o.graph_optimization_level,
@@ -138,12 +138,29 @@ const ORT_OF_V2: Partial<Record<Datatype, ort.Tensor.Type>> = Object.fromEntries
   Object.entries(V2_OF_ORT).map(([o, v]) => [v, o as ort.Tensor.Type]),
 );
 
+/**
+ * A run the model's kernels refused: inputs that each fit the metadata but not the graph together
+ * (two inputs sharing a dimension with different sizes, an empty batch a MatMul cannot take) are
+ * the request's fault, 400, not an internal error logged with a stack; running out of memory stays
+ * internal.
+ */
+function runFailure(error: unknown): unknown {
+  const message = error instanceof Error ? error.message : String(error);
+  if (/^Non-zero status code returned while running/.test(message) && !/alloc/i.test(message)) {
+    return modelInputRejected(`the model cannot run this input: ${message}`);
+  }
+  return error;
+}
+
 function sessionOptions(spec: OnnxOptions): ort.InferenceSession.SessionOptions {
   return {
     intraOpNumThreads: spec.intraOpThreads,
     interOpNumThreads: spec.interOpThreads,
     graphOptimizationLevel: spec.graphOptimizationLevel,
     executionMode: spec.executionMode,
+    // A kernel that fails on a request's input is reported to that request (400, below); ORT's
+    // own error line on stderr for it would let any client flood the log.
+    logSeverityLevel: 4,
     // Spinning threads burn the cores the HTTP thread and the other workers need (stack-notes).
     extra: {
       session: {
@@ -258,7 +275,12 @@ class OnnxModel implements LoadedModel {
     const mode = stringModeOf(inputs);
     const feeds: Record<string, ort.Tensor> = {};
     for (const t of inputs) feeds[t.name] = toOrt(this.binding, t, mode);
-    const result = await this.session.run(feeds, outputs as string[]);
+    let result: ort.InferenceSession.OnnxValueMapType;
+    try {
+      result = await this.session.run(feeds, outputs as string[]);
+    } catch (error) {
+      throw runFailure(error);
+    }
     return outputs.map((name) => fromOrt(name, result[name], this.outputTypes.get(name)!, mode));
   }
 

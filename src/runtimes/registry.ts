@@ -6,16 +6,24 @@
 // it to RUNTIMES below.
 import type { RuntimeCatalogue } from '../core/settings.js';
 import { customRuntime } from './custom.js';
+import { mlflowRuntime } from './mlflow.js';
 import { onnxRuntime } from './onnx.js';
 import type { RuntimeDefinition } from './runtime.js';
+import { sklearnRuntime } from './sklearn.js';
+import { xgboostRuntime } from './xgboost.js';
 
 /**
  * Tried in this order when a model's `implementation` is matched: custom modules first (a path
- * such as ./onnx_helper.mjs names a module, whatever it contains).
+ * such as ./onnx_helper.mjs names a module, whatever it contains). Also the order in which a
+ * folder's files are recognised: an MLflow folder of the onnx flavor (MLmodel beside model.onnx)
+ * is an MLflow model; a folder with model.onnx beside a pickle is an ONNX model.
  */
 const RUNTIMES: readonly RuntimeDefinition[] = [
   customRuntime,
+  mlflowRuntime,
   onnxRuntime,
+  sklearnRuntime,
+  xgboostRuntime,
 ];
 
 /** The runtime of models whose settings name no implementation. */

@@ -7,11 +7,14 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { z } from 'zod';
 import type { ModelArtifact, ModelSpec, RuntimeMetadata } from '../core/backend.js';
-import type { RuntimeInfo } from '../core/settings.js';
+import type { AdapterContext, RequestAdapter } from '../core/adapter.js';
+import type { OptionsContext, RuntimeInfo } from '../core/settings.js';
 import type { Tensor } from '../core/tensor.js';
 import type { Parameters } from '../core/types.js';
 
 export type { ModelArtifact, ModelSpec, RuntimeMetadata } from '../core/backend.js';
+export type { AdapterContext, RequestAdapter } from '../core/adapter.js';
+export type { OptionsContext } from '../core/settings.js';
 
 /** What one execution knows besides its tensors. */
 export interface RunContext {
@@ -64,10 +67,15 @@ export interface RuntimeDeclaration<S extends z.ZodType, O> {
   locate?(model: { folder: string; uri: string; implementation: string | undefined }): string;
   /** parameters.extra, validated on the main thread when the model is loaded. */
   options: S;
-  /** Defaults that depend on the pool (ONNX threads = cores / workers). */
-  resolveOptions?(options: z.output<S>, context: { workers: number }): O;
+  /** Defaults that depend on the pool (ONNX threads = cores / workers) or the server (cache folder). */
+  resolveOptions?(options: z.output<S>, context: OptionsContext): O;
   terminable: boolean;
   worker(): Promise<WorkerRuntime>;
+  /**
+   * Main thread, once the workers hold the model: the request adapter fronting its tensors, if
+   * clients send other tensors than the runtime runs (MLflow signatures). See core/adapter.ts.
+   */
+  adapter?(context: AdapterContext): RequestAdapter | undefined;
 }
 
 function describeIssues(error: z.ZodError): string {

@@ -28,7 +28,12 @@ export const STATUS = {
    * termination and a native call never overlap.
    */
   CLOSING: 1,
-  LENGTH: 2,
+  /**
+   * Set by the main thread when the server stops: an infer task that has not started yet refuses
+   * at once (SHUTTING_DOWN) instead of running; one already running finishes.
+   */
+  SHUTDOWN: 2,
+  LENGTH: 3,
 } as const;
 
 export interface HelloResult {

@@ -14,15 +14,15 @@
 // deadline is terminated and replaced. A worker inside a native runtime call (an onnxruntime run)
 // is never terminated: that aborts the whole process. Each worker counts its native calls in a
 // shared status word the pool reads without asking it.
-import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { Piscina } from 'piscina';
 import type { ModelSpec } from '../core/backend.js';
 import type { RunClock } from '../core/scheduling.js';
-import { TesseraError, internal } from '../core/errors.js';
+import { TesseraError, internal, shuttingDown } from '../core/errors.js';
 import { transferables, type Tensor } from '../core/tensor.js';
 import type { Parameters } from '../core/types.js';
 import { runtimeDefinition } from '../runtimes/registry.js';
+import { availableCpus } from './cpus.js';
 import {
   STATUS,
   type HelloResult,
@@ -44,13 +44,14 @@ const WORKER_ENTRY = import.meta.url.endsWith('.js') ? new URL('./worker.js', im
 export const BLOCKED_GRACE_MS = 1000;
 
 /**
- * Worker count when parallel_workers is not set: one core is left to the HTTP/gRPC thread, the rest
- * run workers (each with cores / workers ORT threads). On the 2-core reference machine 1 worker
- * (2 ORT threads) was 15-18 % faster than 2 for iris at 16 connections, equal at 64, and equal for
- * the compute-bound mlp (npm run bench; README).
+ * Worker count when parallel_workers is not set: one core (of those the container's CPU quota
+ * allows, cpus.ts) is left to the HTTP/gRPC thread, the rest run workers (each with cores / workers
+ * ORT threads). On the 2-core reference machine 1 worker (2 ORT threads) was 15-18 % faster than
+ * 2 for iris at 16 connections, equal at 64, and equal for the compute-bound mlp (npm run bench;
+ * README).
  */
 export function defaultWorkerCount(): number {
-  return Math.max(1, availableParallelism() - 1);
+  return Math.max(1, availableCpus() - 1);
 }
 
 type PiscinaWorker = { id: number; currentUsage: number; terminating: boolean; destroyed: boolean };
@@ -63,7 +64,16 @@ export interface PoolOptions {
   maxHeapMb?: number;
   /** Added to the workers' nice value so the front-end thread wins the CPU when it needs it. */
   niceIncrement?: number;
+  /**
+   * Called when a model load has no worker left that holds it: its workers died and no replacement
+   * could load it again (a custom runtime whose module is gone, say). The model can no longer
+   * serve; the caller marks it UNAVAILABLE with `reason`, so readiness reflects what serves.
+   */
+  onModelLost?: (key: string, reason: string) => void;
 }
+
+/** How long close() waits for a task that is not inside a native call (a hung custom runtime) before terminating its worker. */
+const HUNG_TASK_MS = 1000;
 
 export class WorkerPool {
   readonly size: number;
@@ -86,10 +96,12 @@ export class WorkerPool {
   private readonly replaced = new Map<number, string>();
   private readonly ready: Promise<void>;
   private closed = false;
+  private readonly onModelLost: PoolOptions['onModelLost'];
 
   constructor(options: PoolOptions) {
     this.size = options.workers;
     this.logger = options.logger;
+    this.onModelLost = options.onModelLost;
     let markReady: () => void;
     this.ready = new Promise((resolve) => (markReady = resolve));
     this.piscina = new Piscina({
@@ -105,7 +117,10 @@ export class WorkerPool {
     this.piscina.on('workerCreate', (worker: PiscinaWorker) => {
       this.inflight.set(worker.id, 0);
       this.dispatch<HelloResult>(worker.id, { op: 'hello' }).then(
-        (hello) => this.status.set(worker.id, hello.status),
+        (hello) => {
+          this.status.set(worker.id, hello.status);
+          if (this.closed) Atomics.store(hello.status, STATUS.SHUTDOWN, 1);
+        },
         (error: unknown) => this.logger.warn({ err: error, worker: worker.id }, 'a new inference worker did not answer'),
       );
       if (this.inflight.size >= this.size) markReady();
@@ -229,6 +244,7 @@ export class WorkerPool {
       return result.outputs;
     } catch (error) {
       if (error instanceof TesseraError) throw error;
+      if (this.closed) throw shuttingDown('the server is shutting down: the request could not run before its shutdown grace ended', error);
       const replaced = this.replaced.get(id);
       if (replaced !== undefined) throw internal(`inference failed: worker ${id} was replaced: ${replaced}`, error);
       const message = error instanceof Error ? error.message : String(error);
@@ -278,17 +294,45 @@ export class WorkerPool {
   }
 
   /**
-   * Stops the workers once their in-flight tasks finish (up to `graceMs`). Terminating a worker
-   * inside onnxruntime's run aborts the whole process (the binding throws a C++ exception while
-   * the thread is torn down), so the pool waits for runs to end first.
+   * Stops the workers, never one inside a native call. Terminating a worker inside onnxruntime's
+   * run aborts the whole process (the binding throws a C++ exception while the thread is torn
+   * down), so: tasks a worker has not started yet refuse at once (SHUTTING_DOWN, 503) instead of
+   * running; running ones finish, however long they take; a task outside any native call that
+   * has not ended HUNG_TASK_MS later (a hung custom runtime) is terminated with its worker. Then
+   * every worker is told, through the status handshake, that no native call may start, and the
+   * pool is destroyed once none is running.
    */
-  async close(graceMs = 30_000): Promise<void> {
-    this.closed = true;
-    const deadline = Date.now() + graceMs;
-    while ([...this.inflight.values()].some((n) => n > 0) && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
+  async close(): Promise<void> {
+    this.stopStarting();
+    const sleep = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 10));
+    let idleSince: number | undefined;
+    while ([...this.inflight.values()].some((n) => n > 0)) {
+      if (!this.inNativeCall()) {
+        idleSince ??= performance.now();
+        if (performance.now() - idleSince >= HUNG_TASK_MS) break;
+      } else {
+        idleSince = undefined;
+      }
+      await sleep();
     }
+    for (const status of this.status.values()) Atomics.store(status, STATUS.CLOSING, 1);
+    while (this.inNativeCall()) await sleep(); // started before the handshake: it ends
     await this.piscina.destroy();
+  }
+
+  /**
+   * From now on an infer task a worker has not started yet refuses at once (SHUTTING_DOWN, 503)
+   * instead of running; running ones finish. The shutdown sequence calls this when its grace is over.
+   */
+  stopStarting(): void {
+    this.closed = true;
+    for (const status of this.status.values()) Atomics.store(status, STATUS.SHUTDOWN, 1);
+  }
+
+  /** Whether any worker is inside a native runtime call (read from the shared status words). */
+  inNativeCall(): boolean {
+    for (const status of this.status.values()) if (Atomics.load(status, STATUS.NATIVE) > 0) return true;
+    return false;
   }
 
   /** The workers that hold a model load (its instances), for status and tests. */
@@ -362,6 +406,10 @@ export class WorkerPool {
       this.dispatch(worker, { op: 'load', spec }).catch((error: unknown) => {
         holders.delete(worker);
         this.logger.warn({ err: error, model: spec.key, worker }, 'warming a replacement worker failed');
+        if (holders.size === 0 && this.loaded.get(spec.key) === spec && !this.closed) {
+          const message = error instanceof Error ? error.message : String(error);
+          this.onModelLost?.(spec.key, `its worker was replaced and no worker could load it again: ${message}`);
+        }
       });
     }
   }

@@ -44,6 +44,18 @@ async function guarded<T>(runtime: RuntimeDefinition, call: () => Promise<T>): P
   }
 }
 
+/**
+ * Native runs of this worker, one after another. They run one at a time anyway (a native run
+ * blocks the thread), but tasks arrive while one runs and would each pass the shutdown check
+ * before their own run began; in turn, each checks when its run is about to start.
+ */
+let nativeTurn: Promise<unknown> = Promise.resolve();
+function inTurn<T>(work: () => Promise<T>): Promise<T> {
+  const run = nativeTurn.then(work);
+  nativeTurn = run.catch(() => undefined);
+  return run;
+}
+
 function hold(spec: ModelSpec): { held: Promise<Held>; fresh: boolean } {
   const existing = models.get(spec.key);
   if (existing !== undefined) return { held: existing, fresh: false };
@@ -120,12 +132,19 @@ export default async function handle(
       const pending = models.get(task.key);
       if (pending === undefined) throw new Error(`model load ${task.key} is not held by this worker`);
       const { runtime, model, spec } = await pending;
-      try {
+      const execute = async (): Promise<InferResult | WorkerError> => {
+        // Checked when the run would start, not when the task arrived: tasks queue up in a worker.
+        if (Atomics.load(status, STATUS.SHUTDOWN) !== 0) {
+          return { error: { code: 'SHUTTING_DOWN', message: 'the server is shutting down: the request could not start before its shutdown grace ended' } };
+        }
         const startedAt = epochMs();
         const run = guarded(runtime, () => model.run(task.inputs, task.outputs, { parameters: task.parameters, deadline: task.deadline }));
         const outputs = await (runtime.terminable ? bounded(run, task.deadline, spec) : run);
         const result: InferResult = { outputs, startedAt, endedAt: epochMs() };
         return moving(result, outputs);
+      };
+      try {
+        return await (runtime.terminable ? execute() : inTurn(execute));
       } catch (error) {
         // Errors cross threads as plain Errors; keep the code of the request's own faults.
         if (error instanceof TesseraError) return { error: { code: error.code, message: error.message } };

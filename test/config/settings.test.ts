@@ -14,7 +14,7 @@ t.test('defaults are MLServer defaults', async (t) => {
     http_port: 8080,
     grpc_port: 8081,
     metrics_port: 8082,
-    host: '0.0.0.0',
+    host: '127.0.0.1', // not MLServer's 0.0.0.0: this machine only (the container image sets 0.0.0.0)
     load_models_at_startup: true,
     model_repository_root: '.',
     server_name: 'tessera',
@@ -39,7 +39,7 @@ t.test('precedence: defaults < settings.json < environment < flags', async (t) =
   t.equal(settings.metrics_port, 9203, 'flag beats env');
   t.equal(settings.server_name, 'from-env', 'TESSERA_ beats MLSERVER_');
   t.equal(settings.debug, true);
-  t.equal(settings.host, '0.0.0.0', 'default where nothing is set');
+  t.equal(settings.host, '127.0.0.1', 'default where nothing is set');
 });
 
 t.test('environment values are typed: booleans, lists, null', async (t) => {

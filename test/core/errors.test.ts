@@ -22,7 +22,7 @@ const MLFLOW_STATUS: Record<string, number> = {
 };
 
 /** Codes whose HTTP status has no MLflow code of its own (MLflow's server answers them outside its error shape). */
-const HTTP_ONLY: ErrorCode[] = ['BODY_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'];
+const HTTP_ONLY: ErrorCode[] = ['BODY_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'REQUEST_TIMEOUT', 'HEADERS_TOO_LARGE', 'URI_TOO_LONG'];
 
 t.test('every code agrees across HTTP, gRPC and MLflow', async (t) => {
   const grpcCodes = new Set<number>(Object.values(GrpcCode));

@@ -74,14 +74,16 @@ t.test('a broken model file leaves the others serving, with its reason visible',
   t.equal(iris.status, 200, 'the other model serves');
 });
 
-t.test('a model whose file is missing, and a non-ONNX implementation, are UNAVAILABLE with reasons', async (t) => {
+t.test('a model whose file is missing, an unknown implementation, and an sklearn folder without its pickle are UNAVAILABLE with reasons', async (t) => {
   const root = exampleRepository(t, ['iris']);
+  writeModel(root, 'hf', irisModel(), { name: 'hf', implementation: 'mlserver_huggingface.HuggingFaceRuntime' });
   writeModel(root, 'sk', irisModel(), { name: 'sk', implementation: 'mlserver_sklearn.SKLearnModel' });
   execFileSync('mkdir', ['-p', join(root, 'gone')]);
   await writeFile(join(root, 'gone', 'model-settings.json'), JSON.stringify({ name: 'gone', parameters: { uri: './missing.onnx' } }));
   const server = await startTestServer(t, { folder: root });
   const list = (await rawRequest(`${server.url}/v2/models`)).json().models as { name: string; state: string; reason: string }[];
-  t.match(list.find((m) => m.name === 'sk'), { state: 'UNAVAILABLE', reason: /implementation 'mlserver_sklearn.SKLearnModel' is not supported/ });
+  t.match(list.find((m) => m.name === 'hf'), { state: 'UNAVAILABLE', reason: /implementation 'mlserver_huggingface.HuggingFaceRuntime' is not supported/ });
+  t.match(list.find((m) => m.name === 'sk'), { state: 'UNAVAILABLE', reason: /folder without a model file \(model.joblib, model.pickle or model.pkl\)/ });
   t.match(list.find((m) => m.name === 'gone'), { state: 'UNAVAILABLE', reason: /ENOENT|no such file/ });
   t.equal((await rawRequest(`${server.url}/v2/health/ready`)).status, 200);
 });

@@ -49,11 +49,16 @@ t.test('discovery', async (t) => {
   );
 });
 
-t.test('two models with one name stop start-up with both places named', async (t) => {
+t.test('two models with one name: that name is UNAVAILABLE with both places named, the others are found', async (t) => {
   const root = tempDir(t);
   settings(join(root, 'x'), { name: 'same' });
   settings(join(root, 'y'), { name: 'same' });
-  t.throws(() => discoverModels(root, { env: {}, settings: settingsReader, runtimes }), { message: /two models are named 'same' \(unversioned\): x\/model-settings.json and y\/model-settings.json/ });
+  settings(join(root, 'z'), { name: 'other' });
+  const found = discoverModels(root, { env: {}, settings: settingsReader, runtimes });
+  t.same(found.models.map((m) => m.name), ['other', 'same']);
+  t.match(found.models[1].error, /two models are named 'same' \(unversioned\): x\/model-settings.json and y\/model-settings.json/);
+  t.equal(found.models[0].error, undefined);
+  t.match(found.warnings.join('\n'), /two models are named 'same'/);
 });
 
 t.test('a model from MLSERVER_MODEL_* alone when the repository has none (mlflow / KServe style)', async (t) => {

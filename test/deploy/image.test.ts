@@ -1,7 +1,8 @@
 // The container image, built for real from the top-level Dockerfile and run the way a hardened
 // cluster runs it: read-only root file system, every capability dropped, no privilege escalation,
 // non-root, no writable /tmp. Checks readiness, one V2 inference, Docker's HEALTHCHECK, the
-// SageMaker `serve` argument, and that `docker stop` ends it in under 2 s with exit code 0.
+// SageMaker `serve` argument, and that `docker stop` ends it in under 2 s with exit code 0; then
+// an MLflow model's image made by `tessera build-docker` (/ping, /invocations, V2 on one port).
 // Everything it makes (containers, image) is removed at the end.
 //
 // Needs a Docker daemon and a base image with node and npm (no registry is reachable here):
@@ -16,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { HOST, ROOT, answers, freePort, waitFor } from './helpers.js';
+import { writeIrisModel } from '../cli/mlflow-fixtures.js';
 
 const DOCKER_HOST = process.env.TESSERA_TEST_DOCKER_HOST;
 const BASE = process.env.TESSERA_TEST_DOCKER_BASE;
@@ -57,6 +59,7 @@ if (reason !== undefined) {
 } else {
   const id = `${process.pid}-${Date.now().toString(36)}`;
   const image = `tessera-image-test:${id}`;
+  const mlflowImage = `tessera-image-test-mlflow:${id}`;
   const containers: string[] = [];
   // A model repository the container reads through a read-only mount; world-readable because the
   // container's user (10001) is not the test's.
@@ -70,7 +73,7 @@ if (reason !== undefined) {
 
   t.teardown(() => {
     for (const c of containers) docker(['rm', '--force', '--volumes', c]);
-    docker(['image', 'rm', '--force', image]);
+    docker(['image', 'rm', '--force', image, mlflowImage]);
     rmSync(work, { recursive: true, force: true });
   });
 
@@ -199,6 +202,58 @@ if (reason !== undefined) {
     const train = docker(['run', '--rm', '--network', 'none', '--read-only', image, 'train']);
     t.not(train.status, 0, '`train` fails');
     t.match(train.stderr, /Train is not implemented/);
+  });
+
+  t.test('tessera build-docker: an MLflow model image (SageMaker contract), read-only, stops in < 2 s', async (t) => {
+    if (docker(['image', 'inspect', image]).status !== 0) return t.fail('no image (the build failed)');
+    // An ONNX-flavor MLflow model; the build shares every Tessera layer with the image above
+    // (same files, same Dockerfile), so only the model's layer is new.
+    const model = writeIrisModel(join(work, 'mlflow-iris'));
+    const ca = npmCaFile();
+    const t0 = Date.now();
+    const build = spawnSync(process.execPath, [
+      join(ROOT, 'bin', 'tessera.mjs'), 'build-docker', '-m', model, '-n', mlflowImage,
+      '--', '--network', 'host', '--progress', 'plain', '--build-arg', `BASE_IMAGE=${BASE}`,
+      ...(ca === undefined ? [] : ['--secret', `id=npm_ca,src=${ca}`]),
+    ], { encoding: 'utf8', timeout: 15 * 60_000, env: { ...process.env, DOCKER_HOST, TESSERA_DOCKER_CLI: CLI, NODE_OPTIONS: '' }, maxBuffer: 64 * 1024 * 1024 });
+    t.equal(build.status, 0, 'tessera build-docker');
+    if (build.status !== 0) {
+      t.comment((build.stderr + build.stdout).slice(-4000));
+      return;
+    }
+    t.comment(`tessera build-docker ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    const config = JSON.parse(docker(['image', 'inspect', '--format', '{{json .Config}}', mlflowImage]).stdout) as { Cmd: string[] };
+    t.same(config.Cmd, ['serve'], 'the image serves by default (SageMaker: `docker run IMAGE serve`)');
+
+    const port = await freePort();
+    const container = `tessera-image-test-mlflow-${id}`;
+    containers.push(container);
+    const started = docker([
+      'run', '--detach', '--name', container, '--read-only', '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges',
+      '--network', 'host', '--env', `MLFLOW_HOST=${HOST}`, '--env', `MLFLOW_PORT=${port}`, mlflowImage,
+    ]);
+    t.equal(started.status, 0, started.stderr);
+    const base = `http://${HOST}:${port}`;
+    try {
+      await waitFor('/ping', () => answers(`${base}/ping`), 60_000, 50);
+    } catch (error) {
+      t.fail(`${String(error)}\n${logs(container)}`);
+      return;
+    }
+    const invocations = await fetch(`${base}/invocations`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ inputs: [[5.1, 3.5, 1.4, 0.2], [6.6, 3.0, 5.6, 2.1]] }), signal: AbortSignal.timeout(10_000),
+    });
+    t.equal(invocations.status, 200);
+    t.match(await invocations.text(), /^\{"predictions": \{"label": \[0, 2\], "probabilities": /, '/invocations');
+    t.same(await inferLabels(`${base}/v2/models/mlflow-model/infer`), { status: 200, labels: [0, 2] }, 'V2 inference on the same port');
+    const s0 = Date.now();
+    const stop = docker(['stop', '--time', '10', container], 30_000);
+    const stopMs = Date.now() - s0;
+    t.equal(stop.status, 0, stop.stderr);
+    t.comment(`docker stop ${stopMs} ms`);
+    t.ok(stopMs < STOP_LIMIT_MS, `docker stop took ${stopMs} ms (limit ${STOP_LIMIT_MS} ms)`);
+    t.equal(inspect(container, '{{.State.ExitCode}}'), '0', 'exit code 0 after SIGTERM');
   });
 
   t.test('no model mounted: exits with a message naming the missing folder', async (t) => {

@@ -207,9 +207,6 @@ t.test('Seldon Core v2 agent calls against Tessera run as the ServerConfig runs 
     ['xgboost', 'diabetes-xgb', 'mlserver_xgboost.XGBoostModel', './model.json'],
   ] as const) {
     const source = join(MLFLOW_MODELS, folder);
-    // Run for real; the assertions are marked TODO (reported, not counted as failures) until
-    // Tessera serves these MLServer implementation names. Remove `todo` when it does.
-    const todo = `serving ${requirement} models under their MLServer implementation name comes with the MLflow / converter work`;
     await t.test(
       `requirement ${requirement}: the settings the agent writes (${implementation}, uri ${uri})`,
       { skip: existsSync(source) ? false : `fixture ${source} is not on this machine` },
@@ -219,11 +216,11 @@ t.test('Seldon Core v2 agent calls against Tessera run as the ServerConfig runs 
         cpSync(source, target, { recursive: true });
         writeFileSync(join(target, 'model-settings.json'), agentRewrite({ implementation, parameters: { uri } }, internal));
         const loaded = await code(call('RepositoryModelLoad', { model_name: internal }));
-        t.equal(loaded, 'OK', `RepositoryModelLoad{model_name: "${internal}"}`, { todo });
+        t.equal(loaded, 'OK', `RepositoryModelLoad{model_name: "${internal}"}`);
         const ready = await call<{ ready: boolean }>('ModelReady', { name: internal, version: '' }).catch(() => ({ ready: false }));
-        t.equal(ready.ready, true, 'ModelReady', { todo });
+        t.equal(ready.ready, true, 'ModelReady');
         const metadata = await call<{ inputs: unknown[] }>('ModelMetadata', { name: internal, version: '' }).catch(() => ({ inputs: [] }));
-        t.ok(metadata.inputs.length > 0, 'metadata lists the inputs', { todo });
+        t.ok(metadata.inputs.length > 0, 'metadata lists the inputs');
       },
     );
   }

@@ -2,6 +2,7 @@
 import type { Logger } from 'pino';
 import type { DataPlane } from '../../core/dataplane.js';
 import type { ModelRepository } from '../../core/model-repository.js';
+import type { TensorLimits } from '../../core/limits.js';
 import type { BodySender } from '../send.js';
 
 export interface SurfaceOptions {
@@ -12,4 +13,6 @@ export interface SurfaceOptions {
   bodyLimit: number;
   /** Sends a response body, compressed when gzip_enabled and the client accepts it. */
   send: BodySender;
+  /** Element limits on inference requests (default: DEFAULT_TENSOR_LIMITS). */
+  tensorLimits?: TensorLimits | undefined;
 }

@@ -42,7 +42,7 @@ export const v2Plugin: FastifyPluginAsync<SurfaceOptions> = async (app: FastifyI
       // raw binary body is the model's single input, which its metadata says how to read.
       const config = dataplane.configuration(target);
       const body = splitInferBody(req.body as Buffer | undefined, req.headers[HEADER_LENGTH]);
-      const request: InferenceRequest = body.rawInput !== null ? rawInputRequest(config, body.rawInput) : decodeInferenceRequest(body.json, body.binary);
+      const request: InferenceRequest = body.rawInput !== null ? rawInputRequest(config, body.rawInput) : decodeInferenceRequest(body.json, body.binary, options.tensorLimits);
       const ctx = httpContext(req, reply, logger, { id: request.id, deadline });
       if (ctx.id !== req.id) req.log = ctx.log as FastifyBaseLogger;
       const response = await dataplane.infer(target, request, ctx);

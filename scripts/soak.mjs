@@ -1,0 +1,179 @@
+#!/usr/bin/env node
+// Soak: hours of traffic compressed into minutes. 16 connections send iris requests without pause
+// while, every 10 s, the repository API reloads iris under that load (a rolling reload: no gap)
+// and unloads then loads wine. Passes with 0 errors and the server's RSS growth under 5 % (from the
+// end of the warm-up to the end of the run; medians of 5 samples, so one GC does not decide).
+//
+//   node scripts/soak.mjs [--seconds 600] [--connections 16] [--cycle 10] [--warmup 20]
+//   node scripts/soak.mjs --url http://127.0.0.1:8080 --pid <server pid>   (a server already running)
+//
+// Without --url it starts its own server (the bundled small models, on 127.0.0.1) and stops it
+// after. Prints requests, errors, cycles and RSS; exits 1 when errors > 0 or RSS grew 5 % or more.
+import { spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const MODELS = ['iris', 'wine'];
+const IRIS = JSON.stringify({ inputs: [{ name: 'input', shape: [2, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3] }] });
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '600' },
+    connections: { type: 'string', default: '16' },
+    cycle: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '20' },
+    url: { type: 'string' },
+    pid: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+if (values.help) {
+  process.stdout.write('node scripts/soak.mjs [--seconds 600] [--connections 16] [--cycle 10] [--warmup 20] [--url URL --pid PID]\n');
+  process.exit(0);
+}
+const seconds = Number(values.seconds);
+const connections = Number(values.connections);
+const cycleMs = Number(values.cycle) * 1000;
+const warmupMs = Math.min(Number(values.warmup) * 1000, (seconds * 1000) / 3);
+
+function procRss(pid) {
+  try {
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('VmRSS:'));
+    return line === undefined ? undefined : Number(line.split(/\s+/)[1]) * 1024;
+  } catch {
+    return undefined;
+  }
+}
+
+function call(agent, url, method, body) {
+  return new Promise((resolve) => {
+    const req = request(url, { method, agent, headers: body === undefined ? {} : { 'content-type': 'application/json' } }, (res) => {
+      let text = '';
+      res.on('data', (c) => (text += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode, text }));
+      res.on('error', (e) => resolve({ error: e.code ?? e.message }));
+    });
+    req.on('error', (e) => resolve({ error: e.code ?? e.message }));
+    req.end(body);
+  });
+}
+
+async function startServer() {
+  const repo = mkdtempSync(join(tmpdir(), 'tessera-soak-'));
+  for (const name of MODELS) cpSync(join(ROOT, 'settings', 'models', name), join(repo, name), { recursive: true });
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'tessera.mjs'), 'start', repo, '--host', '127.0.0.1', '--http-port', '0', '--grpc-port', '0', '--metrics-port', '0'], {
+    cwd: ROOT,
+    env: { ...process.env, NODE_OPTIONS: '' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  const url = await new Promise((resolve, reject) => {
+    child.stdout.on('data', (c) => {
+      out += c.toString();
+      const m = /HTTP listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    child.on('exit', (code) => reject(new Error(`the server exited with ${code} before listening`)));
+  });
+  child.stdout.resume();
+  for (let i = 0; i < 600; i++) {
+    if ((await fetch(`${url}/v2/health/ready`).catch(() => undefined))?.status === 200) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+  return {
+    url,
+    pid: child.pid,
+    exited,
+    stop: async () => {
+      child.kill('SIGTERM');
+      const code = await exited;
+      rmSync(repo, { recursive: true, force: true });
+      return code;
+    },
+  };
+}
+
+const server = values.url !== undefined ? { url: values.url, pid: Number(values.pid), exited: new Promise(() => {}), stop: async () => 0 } : await startServer();
+let crashed = false;
+void server.exited.then(() => (crashed = true));
+const started = performance.now();
+const stopAt = started + seconds * 1000;
+let requests = 0;
+const errors = [];
+const error = (what) => {
+  if (errors.length < 20) errors.push(what);
+  else errors.length++;
+};
+
+// The load: every connection sends the next request as soon as the last is answered.
+const load = Array.from({ length: connections }, async () => {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  while (performance.now() < stopAt && !crashed) {
+    const res = await call(agent, `${server.url}/v2/models/iris/infer`, 'POST', IRIS);
+    requests++;
+    if (res.status !== 200) error(`iris: ${res.status ?? res.error} ${res.text?.slice(0, 200) ?? ''}`);
+  }
+  agent.destroy();
+});
+
+// The cycle: reload iris under load, unload and load wine.
+let cycles = 0;
+const cycle = (async () => {
+  const agent = new Agent({ keepAlive: true });
+  while (performance.now() + cycleMs < stopAt && !crashed) {
+    await new Promise((r) => setTimeout(r, cycleMs));
+    for (const [method, path] of [
+      ['POST', '/v2/repository/models/iris/load'],
+      ['POST', '/v2/repository/models/wine/unload'],
+      ['POST', '/v2/repository/models/wine/load'],
+    ]) {
+      const res = await call(agent, `${server.url}${path}`, method);
+      if (res.status !== 200) error(`${path}: ${res.status ?? res.error} ${res.text?.slice(0, 200) ?? ''}`);
+    }
+    cycles++;
+  }
+  agent.destroy();
+})();
+
+// RSS, every second.
+const samples = [];
+const sampler = setInterval(() => {
+  const rss = procRss(server.pid);
+  if (rss !== undefined) samples.push({ at: performance.now() - started, rss });
+}, 1000);
+const progress = setInterval(() => process.stderr.write(`\r${((performance.now() - started) / 1000).toFixed(0)} s, ${requests} requests, ${errors.length} errors`), 5000);
+
+await Promise.all([...load, cycle]);
+clearInterval(sampler);
+clearInterval(progress);
+process.stderr.write('\n');
+const crashedDuringRun = crashed;
+const exitCode = crashedDuringRun ? 'crashed' : await server.stop();
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s[Math.floor(s.length / 2)];
+};
+const afterWarmup = samples.filter((s) => s.at >= warmupMs).map((s) => s.rss);
+const baseline = median(afterWarmup.slice(0, 5));
+const end = median(afterWarmup.slice(-5));
+const growth = ((end - baseline) / baseline) * 100;
+const mb = (b) => `${(b / 1024 / 1024).toFixed(1)} MiB`;
+const elapsed = (performance.now() - started) / 1000;
+process.stdout.write(`soak: ${elapsed.toFixed(0)} s, ${connections} connections: ${requests} requests (${(requests / elapsed).toFixed(0)}/s), ${errors.length} errors, ${cycles} load/unload cycles\n`);
+if (samples.length > 0) {
+  process.stdout.write(`soak: server RSS after ${warmupMs / 1000} s warm-up ${mb(baseline)}, at the end ${mb(end)} (${growth >= 0 ? '+' : ''}${growth.toFixed(2)} %), max ${mb(Math.max(...samples.map((s) => s.rss)))}\n`);
+}
+process.stdout.write(`soak: server ${crashedDuringRun ? 'CRASHED' : `stopped with exit code ${exitCode}`}\n`);
+for (const e of errors.slice(0, 20)) process.stdout.write(`  ${e}\n`);
+const ok = errors.length === 0 && !crashedDuringRun && exitCode === 0 && (samples.length === 0 || growth < 5);
+process.stdout.write(`soak: ${ok ? 'PASS' : 'FAIL'} (0 errors and RSS growth < 5 % required)\n`);
+process.exit(ok ? 0 : 1);
