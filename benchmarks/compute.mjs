@@ -7,6 +7,10 @@
 //      1, 8, 32, 128 (intraOpNumThreads = cores, no spinning). Best rows/s = "raw ORT best".
 //   2. Tessera over HTTP (wrk, one 1×256 row per request) against two copies of mlp in a temp
 //      repository: mlp_batch (max_batch_size 128, max_batch_time 2 ms) and mlp_plain (no batching).
+//   2b. Compute-bound: mlp_batch with 32-row requests over raw gRPC (h2load, raw_input_contents)
+//      and binary HTTP (wrk, binary tensor extension both ways), 16 concurrent each: rows/s ÷ raw
+//      ORT best (the front end's per-request cost is shared by 32 rows, so the pool and the batcher
+//      are what is measured).
 //   3. GET /v2/health/ready latency (wrk -c1) idle, and while wrk -c64 drives mlp_plain.
 //   4. Start-up: spawn Tessera on the bundled settings/ folder, time to the first 200 of the ready route.
 //
@@ -21,11 +25,14 @@ import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import protobuf from 'protobufjs';
 import {
-  BENCH_DIR, HOST, ROOT, alive, assertAlive, cleanup, requireTool, fmt, freePort, gitCommit, hasWrk,
-  machineInfo, machineMarkdown, measureRounds, parseBenchArgs, parseList, printReport,
-  requirePositiveIntegers, runMain, runMeta, runTool, runWrk, setupCleanup, startChild, startHardLimit,
-  stopChild, tmpPath, waitHttpReady, wrkSummary, wrkVersion, writeResults,
+  BENCH_DIR, HOST, ROOT, alive, assertAlive, cleanup, requireTool, fmt, freePort, gitCommit, grpcFrame, h2loadVersion,
+  hasWrk, machineInfo, machineMarkdown, measureRounds, parseBenchArgs, parseList, printReport,
+  requirePositiveIntegers, rpsSummary, runH2load, runMain, runMeta, runTool, runWrk, setupCleanup, startChild,
+  startHardLimit, stopChild, tmpPath, waitHttpReady, wrkSummary, wrkVersion, writeResults,
 } from './lib.mjs';
 
 const MODEL_FILE = path.join(ROOT, 'settings', 'models', 'mlp', 'model.onnx');
@@ -46,6 +53,11 @@ const BODY = mlpBody(1);
 const MULTI_ROWS = 8;
 const MULTI_CONNECTIONS = 64;
 const SATURATE_CONNECTIONS = 64; // wrk on mlp_plain while the ready route is measured
+// Compute-bound scenario: 32-row requests, 16 concurrent, over raw gRPC and binary HTTP.
+const BOUND_ROWS = 32;
+const BOUND_CONNECTIONS = 16;
+const PROTO = path.join(ROOT, 'proto', 'grpc_service.proto');
+const GRPC_METHOD = '/inference.GRPCInferenceService/ModelInfer';
 const HEALTH_SECONDS = 5; // wrk -c1 on the ready route under load
 const IDLE_HEALTH_SECONDS = 2; // the same on the idle server, for comparison
 const STARTUP_POLL_MS = 20;
@@ -132,7 +144,7 @@ async function tesseraArgv(folder) {
     '--http-port', String(httpPort), '--grpc-port', String(grpcPort), '--metrics-port', String(metricsPort),
     '--host', HOST, '--workers', String(WORKERS), '--log-level', 'warn',
   ];
-  return { argv, base: `http://${HOST}:${httpPort}` };
+  return { argv, base: `http://${HOST}:${httpPort}`, grpcPort };
 }
 
 /** One real request per model: 200 with a [1, 10] `logits` output, or the numbers mean nothing. */
@@ -151,12 +163,12 @@ async function checkModel(child, url) {
 }
 
 async function startServer(repo) {
-  const { argv, base } = await tesseraArgv(repo);
+  const { argv, base, grpcPort } = await tesseraArgv(repo);
   const child = startChild(`tessera w=${WORKERS}`, argv);
   await waitHttpReady(child, base);
   const targets = MODELS.map((m) => ({ ...m, child, url: `${base}/v2/models/${m.settings.name}/infer` }));
   for (const t of targets) await checkModel(child, t.url);
-  return { child, base, targets };
+  return { child, base, grpcPort, targets };
 }
 
 const flagged = (s) => (s.non2xx || s.socketErrors ? ` ⚠ ${s.non2xx} non-2xx, ${s.socketErrors} socket errors` : '');
@@ -167,6 +179,82 @@ function printWrk(what, r) {
       (r.non2xx ? `  non-2xx ${r.non2xx}` : '') +
       '\n',
   );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2b. Compute-bound: 32-row requests over raw gRPC and binary HTTP
+
+/** One grpc-js call with the request h2load sends: grpc-status 0 and [32, 10] logits, or the numbers mean nothing. */
+async function checkGrpcMlp(port, request) {
+  const definition = protoLoader.loadSync(PROTO, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
+  const proto = grpc.loadPackageDefinition(definition);
+  const client = new proto.inference.GRPCInferenceService(`${HOST}:${port}`, grpc.credentials.createInsecure());
+  try {
+    const response = await new Promise((resolve, reject) =>
+      client.ModelInfer(request, { deadline: new Date(Date.now() + 30_000) }, (e, r) => (e ? reject(e) : resolve(r))),
+    );
+    const out = response.outputs?.[0];
+    if (out?.name !== 'logits' || out.shape.map(Number).join(',') !== `${BOUND_ROWS},${OUTPUTS}` || response.raw_output_contents?.[0]?.length !== BOUND_ROWS * OUTPUTS * 4) {
+      throw new Error(`unexpected gRPC mlp response: ${JSON.stringify(response).slice(0, 300)}`);
+    }
+  } finally {
+    client.close();
+  }
+}
+
+async function computeBound(server) {
+  const raw = Buffer.from(new Float32Array(BOUND_ROWS * FEATURES).fill(0.5).buffer);
+  // gRPC: the ModelInfer message encoded once and framed for h2load.
+  const root = new protobuf.Root().loadSync(PROTO, { keepCase: true });
+  const InferRequest = root.lookupType('inference.ModelInferRequest');
+  const request = { model_name: 'mlp_batch', inputs: [{ name: 'input', datatype: 'FP32', shape: [BOUND_ROWS, FEATURES] }], raw_input_contents: [raw] };
+  const frame = tmpPath('mlp32.frame');
+  writeFileSync(frame, grpcFrame(Buffer.from(InferRequest.encode(InferRequest.fromObject(request)).finish())));
+  await checkGrpcMlp(server.grpcPort, request);
+  // Binary HTTP: JSON header + raw rows; the logits come back binary too.
+  const header = Buffer.from(JSON.stringify({
+    inputs: [{ name: 'input', shape: [BOUND_ROWS, FEATURES], datatype: 'FP32', parameters: { binary_data_size: raw.length } }],
+    parameters: { binary_data_output: true },
+  }));
+  const bodyFile = tmpPath('mlp32.bin');
+  writeFileSync(bodyFile, Buffer.concat([header, raw]));
+  const lua = tmpPath('mlp32.lua');
+  writeFileSync(lua, [
+    'wrk.method = "POST"',
+    'wrk.headers["Content-Type"] = "application/octet-stream"',
+    `wrk.headers["Inference-Header-Content-Length"] = "${header.length}"`,
+    `local f = io.open("${bodyFile}", "rb")`,
+    'wrk.body = f:read("*a")',
+    'f:close()',
+    '',
+  ].join('\n'));
+  const url = `${server.base}/v2/models/mlp_batch/infer`;
+  const check = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) }, body: Buffer.concat([header, raw]) });
+  const answer = Buffer.from(await check.arrayBuffer());
+  const headerLength = Number(check.headers.get('inference-header-content-length'));
+  if (check.status !== 200 || answer.length - headerLength !== BOUND_ROWS * OUTPUTS * 4) {
+    throw new Error(`binary HTTP mlp answered ${check.status}: ${answer.subarray(0, 300).toString()}`);
+  }
+  const paths = [
+    { key: 'grpc', label: 'raw gRPC (h2load)', run: (seconds) => runH2load({ port: server.grpcPort, path: GRPC_METHOD, frame, connections: BOUND_CONNECTIONS, seconds }) },
+    { key: 'http', label: 'binary HTTP (wrk)', run: (seconds) => runWrk(url, BOUND_CONNECTIONS, seconds, lua) },
+  ];
+  for (const p of paths) await p.run(WARMUP);
+  const runs = { grpc: [], http: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const p of round % 2 === 0 ? paths : [...paths].reverse()) {
+      const { durationsMs: _d, raw: _raw, ...r } = await p.run(DURATION);
+      runs[p.key].push(r);
+      const bad = (r.failed ?? 0) + (r.errored ?? 0) + (r.timeout ?? 0) + (r.non2xx ?? 0);
+      process.stdout.write(`  ${p.label.padEnd(18)} round ${round + 1} ${fmt(r.rps * BOUND_ROWS, 0).padStart(7)} rows/s (${fmt(r.rps, 0)} req/s)  p50 ${fmt(r.p50, 3)}  p99 ${fmt(r.p99, 3)} ms${bad ? `  ⚠ ${bad} failed` : ''}\n`);
+    }
+  }
+  const summary = (key) => {
+    const rs = runs[key];
+    const mean = (k) => rs.reduce((a, r) => a + r[k], 0) / rs.length;
+    return { ...rpsSummary(rs), rowsPerSec: mean('rps') * BOUND_ROWS, p50: mean('p50'), p99: mean('p99'), runs: rs };
+  };
+  return { rows: BOUND_ROWS, connections: BOUND_CONNECTIONS, grpc: summary('grpc'), http: summary('http') };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -259,6 +347,7 @@ function httpTable(cells, rawBest) {
 
 async function main() {
   requireTool('wrk', 'wrk', hasWrk);
+  requireTool('h2load', 'nghttp2-client', () => Boolean(h2loadVersion()));
   if (!existsSync(MODEL_FILE)) {
     process.stdout.write(`${path.relative(ROOT, MODEL_FILE)} missing; generating the bundled models ...\n`);
     spawnSync('npx', ['tsx', 'src/modelgen/cli.ts', '--if-missing'], { cwd: ROOT, stdio: 'inherit', timeout: 300_000 });
@@ -269,7 +358,7 @@ async function main() {
   const commit = gitCommit(['src', 'bin', 'settings']);
   const loadSeconds =
     RAW_BATCHES.length * (RAW_SECONDS + 0.5) +
-    WARMUP * MODELS.length + DURATION * (CONNECTIONS.length * MODELS.length + 1) * ROUNDS +
+    WARMUP * MODELS.length + DURATION * (CONNECTIONS.length * MODELS.length + 1) * ROUNDS + (2 * WARMUP + 2 * DURATION * ROUNDS) +
     IDLE_HEALTH_SECONDS + HEALTH_LEAD + HEALTH_SECONDS + 1;
   const hardLimit = startHardLimit((loadSeconds * 2 + 120 + STARTUP_RUNS * 60) * 1000);
   process.stdout.write(
@@ -309,6 +398,11 @@ async function main() {
     multiRuns.push(r);
   }
   assertAlive(server.targets, 'the HTTP runs');
+
+  // 2b. Compute-bound.
+  process.stdout.write(`\n2b. compute-bound: mlp_batch, ${BOUND_ROWS}-row requests, ${BOUND_CONNECTIONS} concurrent, raw gRPC and binary HTTP\n`);
+  const bound = await computeBound(server);
+  assertAlive(server.targets, 'the compute-bound runs');
 
   // 3. Ready route while the worker(s) are saturated.
   process.stdout.write(`\n3. ${READY_PATH} latency (wrk -c1), idle and while wrk -c${SATURATE_CONNECTIONS} drives mlp_plain\n`);
@@ -376,6 +470,18 @@ async function main() {
     `| batching on ÷ off, 64 connections (rows/s) | ${fmt(onOff64)}× |`,
     `| p50 latency batching on vs off, 1 connection | ${signedPct(p50Delta1)} (${fmt(p50On1, 3)} vs ${fmt(p50Off1, 3)} ms) |`,
     '',
+    `## 2b. Compute-bound: ${BOUND_ROWS}-row requests to mlp_batch, ${BOUND_CONNECTIONS} concurrent`,
+    '',
+    `Raw gRPC: \`h2load -c ${BOUND_CONNECTIONS} -m 1 -t 1\` with a pre-encoded ModelInfer frame (raw_input_contents ${BOUND_ROWS}×${FEATURES} FP32, raw logits back);` +
+      ` binary HTTP: \`wrk -c${BOUND_CONNECTIONS}\` with the binary tensor extension both ways. ${DURATION}s per run, ${ROUNDS} round(s) alternated, mean over rounds.`,
+    '',
+    '| path | rows/s | req/s | p50 ms | p99 ms | ÷ raw ORT best |',
+    '|---|---:|---:|---:|---:|---:|',
+    ...['grpc', 'http'].map((k) => {
+      const b = bound[k];
+      return `| ${k === 'grpc' ? 'raw gRPC' : 'binary HTTP'} | ${fmt(b.rowsPerSec, 0)} | ${fmt(b.rps, 0)} | ${fmt(b.p50, 3)} | ${fmt(b.p99, 3)} | ${fmt(b.rowsPerSec / rawBest)} |`;
+    }),
+    '',
     `## 3. ${READY_PATH} latency while the worker(s) are saturated`,
     '',
     `\`wrk -t1 -c1 --latency\` on GET ${READY_PATH}: ${IDLE_HEALTH_SECONDS}s on the idle server, then ${HEALTH_SECONDS}s` +
@@ -436,6 +542,11 @@ async function main() {
       },
       batchingOnVsOffC64: onOff64,
       p50BatchingOnVsOffC1: { on: p50On1, off: p50Off1, relativeDifference: p50Delta1 },
+    },
+    computeBound: {
+      ...bound,
+      grpc: { ...bound.grpc, ratioToRawBest: bound.grpc.rowsPerSec / rawBest },
+      http: { ...bound.http, ratioToRawBest: bound.http.rowsPerSec / rawBest },
     },
     readyUnderLoad: {
       path: READY_PATH,

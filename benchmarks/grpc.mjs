@@ -3,8 +3,14 @@
 //
 //   Scenario A: Tessera's gRPC ModelInfer (iris, raw_input_contents) against a bare grpc-js server
 //               (benchmarks/bare-grpc.mjs), load from h2load with a pre-encoded gRPC frame.
+//   Scenario A2: identity_fp32 (1×4 FP32, raw contents) at 1 stream against the same bare server:
+//               the issue's "gRPC at 1 stream, identity" row (MLServer, its reference, cannot be
+//               installed here: Tessera's figure and its ratio to bare grpc-js instead).
 //   Scenario B: one 16 MiB FP32 tensor through identity_fp32 over JSON HTTP, binary HTTP
 //               (binary tensor extension) and gRPC (raw contents), sequentially from one client.
+//   Scenario C: small requests while 16 MiB JSON requests run: wrk -c1 on REST iris alone, then
+//               while one client sends 16 MiB JSON bodies back to back (they are decoded off the
+//               main thread, src/http/json-offload.ts); p50/p99 of the small requests both ways.
 //
 //   npm run bench:grpc                   full run (10 s per h2load run, 2 rounds, 8 large requests)
 //   npm run bench:grpc -- --quick        smoke run (2 s per h2load run, 1 round, 2 large requests)
@@ -21,11 +27,15 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import protobuf from 'protobufjs';
 import {
-  BENCH_DIR, HOST, ROOT, assertAlive, cleanup, requireTool, fmt, freePort, gitCommit, machineInfo,
-  machineMarkdown, measureRounds, parseBenchArgs, parseList, printReport, requirePositiveIntegers,
-  rpsSummary, runMain, runMeta, runTool, setupCleanup, startChild, startHardLimit, stopChild, tmpPath,
-  waitHttpReady, waitUntil, writeResults,
+  BENCH_DIR, HOST, ROOT, assertAlive, hasWrk, cleanup, requireTool, fmt, freePort, gitCommit, grpcFrame, h2loadVersion,
+  machineInfo, machineMarkdown, measureRounds, parseBenchArgs, parseList, percentile, printReport,
+  requirePositiveIntegers, rpsSummary, runH2load as runH2loadOn, runMain, runMeta, runTool, setupCleanup,
+  runWrk, startChild, startHardLimit, stopChild, tmpPath, waitHttpReady, waitUntil, writeResults,
 } from './lib.mjs';
+
+/** h2load against a target's ModelInfer with a pre-encoded frame (lib.mjs). */
+const runH2load = (target, framePath, streams, seconds) =>
+  runH2loadOn({ port: target.grpcPort, path: GRPC_METHOD, frame: framePath, connections: streams, seconds });
 
 const PROTO = path.join(ROOT, 'proto', 'grpc_service.proto');
 const GRPC_METHOD = '/inference.GRPCInferenceService/ModelInfer';
@@ -45,9 +55,11 @@ setupCleanup('bench:grpc', 'tessera-bench-grpc-');
 // Options
 
 const { args, quick: QUICK, duration: DURATION, rounds: ROUNDS, warmup: WARMUP } = parseBenchArgs(
-  'Usage: npm run bench:grpc [-- --quick] [--duration SEC] [--rounds N] [--streams 1,16,64] [--requests N]',
-  { streams: { type: 'string' }, requests: { type: 'string' } },
+  'Usage: npm run bench:grpc [-- --quick] [--duration SEC] [--rounds N] [--streams 1,16,64] [--requests N] [--workers N]',
+  { streams: { type: 'string' }, requests: { type: 'string' }, workers: { type: 'string' } },
 );
+// Tessera's own default (cores - 1, at least 1), passed explicitly.
+const WORKERS = Number(args.workers ?? Math.max(1, machineInfo().cores - 1));
 const STREAMS = parseList(args.streams ?? '1,16,64');
 const BIG_REQUESTS = Number(args.requests ?? (QUICK ? 2 : 8));
 const BIG_WARMUP = 2;
@@ -55,12 +67,6 @@ requirePositiveIntegers([['duration', DURATION], ['rounds', ROUNDS], ['requests'
 
 // ---------------------------------------------------------------------------------------------
 // Tools: h2load (installed on demand), curl
-
-function h2loadVersion() {
-  const r = spawnSync('h2load', ['--version'], { encoding: 'utf8', timeout: 10_000 });
-  if (r.error || r.status !== 0) return null;
-  return (r.stdout ?? '').split('\n')[0].trim() || 'h2load';
-}
 
 function curlHasHttp2() {
   const r = spawnSync('curl', ['-V'], { encoding: 'utf8', timeout: 10_000 });
@@ -86,18 +92,21 @@ function irisRequestBytes() {
   return Buffer.from(InferRequestType.encode(message).finish());
 }
 
-function grpcFrame(message) {
-  const header = Buffer.alloc(5);
-  header.writeUInt8(0, 0); // not compressed
-  header.writeUInt32BE(message.length, 1);
-  return Buffer.concat([header, message]);
-}
-
 function decodeGrpcFrame(bytes) {
   if (bytes.length < 5) throw new Error(`gRPC response body is ${bytes.length} bytes, shorter than a frame header`);
   const length = bytes.readUInt32BE(1);
   if (bytes[0] !== 0 || bytes.length < 5 + length) throw new Error('malformed or compressed gRPC response frame');
   return InferResponseType.toObject(InferResponseType.decode(bytes.subarray(5, 5 + length)), { longs: String });
+}
+
+function identityRequestBytes() {
+  const raw = Buffer.from(new Float32Array(IRIS_VALUES).buffer);
+  const message = InferRequestType.fromObject({
+    model_name: 'identity_fp32',
+    inputs: [{ name: 'INPUT0', datatype: 'FP32', shape: [1, 4] }],
+    raw_input_contents: [raw],
+  });
+  return Buffer.from(InferRequestType.encode(message).finish());
 }
 
 function describeResponse(r) {
@@ -169,75 +178,6 @@ function checkIrisResponse(label, r) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// h2load
-
-function percentile(sorted, p) {
-  if (sorted.length === 0) return NaN;
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
-}
-
-/** Reads h2load's --log-file: start time (µs since epoch), HTTP status, duration (µs); tab-separated. */
-function readH2loadLog(file) {
-  const durationsMs = [];
-  let other = 0;
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    if (!line) continue;
-    const [, status, duration] = line.split('\t');
-    if (status === '200') durationsMs.push(Number(duration) / 1000);
-    else other++;
-  }
-  return { durationsMs, other };
-}
-
-function parseH2load(out) {
-  const finished = /finished in ([\d.]+)(m?s), ([\d.]+) req\/s/.exec(out);
-  const reqs = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(out);
-  const codes = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(out);
-  if (!finished || !reqs) throw new Error(`cannot parse h2load output:\n${out}`);
-  return {
-    seconds: Number(finished[1]) / (finished[2] === 'ms' ? 1000 : 1),
-    rps: Number(finished[3]),
-    done: Number(reqs[3]),
-    succeeded: Number(reqs[4]),
-    failed: Number(reqs[5]),
-    errored: Number(reqs[6]),
-    timeout: Number(reqs[7]),
-    non2xx: codes ? Number(codes[2]) + Number(codes[3]) + Number(codes[4]) : 0,
-  };
-}
-
-let logCounter = 0;
-
-async function runH2load(target, framePath, streams, seconds) {
-  const logFile = tmpPath(`h2load-${++logCounter}.log`);
-  // -c C -m 1: C connections, one stream at a time on each (C concurrent streams in all).
-  // One h2load thread: the machine may have only 2 cores, both needed by the server under test.
-  const argv = [
-    '-c', String(streams), '-m', '1', '-t', '1', '-D', String(seconds),
-    '-d', framePath, '-H', 'content-type: application/grpc', '-H', 'te: trailers',
-    '--log-file', logFile,
-    `http://${HOST}:${target.grpcPort}${GRPC_METHOD}`,
-  ];
-  const r = await runTool('h2load', argv, (seconds + 30) * 1000);
-  if (r.code !== 0) throw new Error(`h2load exited ${r.code}: ${r.err || r.out}`);
-  const summary = parseH2load(r.out);
-  const { durationsMs, other } = readH2loadLog(logFile);
-  rmSync(logFile, { force: true });
-  durationsMs.sort((a, b) => a - b);
-  return {
-    ...summary,
-    logged200: durationsMs.length,
-    loggedOther: other,
-    p50: percentile(durationsMs, 50),
-    p90: percentile(durationsMs, 90),
-    p99: percentile(durationsMs, 99),
-    durationsMs, // dropped before writing JSON
-    command: `h2load ${argv.join(' ').replace(framePath, 'iris.frame').replace(logFile, 'h2load.log')}`,
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
 // Servers
 
 function tcpOpen(port) {
@@ -256,13 +196,13 @@ async function startTessera() {
   const argv = [
     path.join(ROOT, 'bin', 'tessera.mjs'), 'start',
     '--http-port', String(httpPort), '--grpc-port', String(grpcPort), '--metrics-port', String(metricsPort),
-    '--host', HOST, '--workers', '2', '--log-level', 'warn', '--http-max-input-size', String(HTTP_MAX_INPUT),
+    '--host', HOST, '--workers', String(WORKERS), '--log-level', 'warn', '--http-max-input-size', String(HTTP_MAX_INPUT),
   ];
   const child = startChild('tessera', argv);
   const base = `http://${HOST}:${httpPort}`;
   await waitHttpReady(child, base);
   await waitUntil(child, () => tcpOpen(grpcPort), 10_000, 'gRPC port open');
-  return { key: 'tessera', label: 'tessera w=2', child, httpPort, grpcPort, base };
+  return { key: 'tessera', label: `tessera w=${WORKERS}`, child, httpPort, grpcPort, base };
 }
 
 async function startBareGrpc() {
@@ -437,6 +377,39 @@ async function scenarioB(tessera) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Scenario C: small requests while 16 MiB JSON bodies are decoded
+
+async function scenarioC(tessera) {
+  const lua = tmpPath('iris-post.lua');
+  writeFileSync(lua, `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = '{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":[5.1,3.5,1.4,0.2]}]}'\n`);
+  const url = `${tessera.base}/v2/models/iris/infer`;
+  await runWrk(url, 1, WARMUP, lua);
+  const strip = ({ raw, ...r }) => r;
+  const alone = strip(await runWrk(url, 1, DURATION, lua));
+  process.stdout.write(`  alone        ${fmt(alone.rps, 0).padStart(6)} req/s  p50 ${fmt(alone.p50, 3)}  p99 ${fmt(alone.p99, 3)} ms\n`);
+  const data = bigTensor();
+  const body = `{"inputs":[{"name":"INPUT0","shape":[1,${BIG_ELEMENTS}],"datatype":"FP32","data":${JSON.stringify(Array.from(data))}}]}`;
+  const bigUrl = `${tessera.base}/v2/models/identity_fp32/infer`;
+  let stop = false;
+  const times = [];
+  const sender = (async () => {
+    while (!stop) {
+      const t0 = performance.now();
+      const res = await httpPost(bigUrl, { 'content-type': 'application/json' }, body);
+      if (res.status !== 200) throw new Error(`16 MiB JSON request answered ${res.status}: ${res.body.subarray(0, 300).toString()}`);
+      times.push(performance.now() - t0);
+    }
+  })();
+  // The first big request is under way before the measurement starts.
+  await new Promise((r) => setTimeout(r, 500));
+  const during = strip(await runWrk(url, 1, DURATION, lua));
+  stop = true;
+  await sender;
+  process.stdout.write(`  during 16 MiB JSON (${times.length} sent) ${fmt(during.rps, 0).padStart(6)} req/s  p50 ${fmt(during.p50, 3)}  p99 ${fmt(during.p99, 3)} ms\n`);
+  return { alone, during, bigRequests: times.length, bigMeanMs: times.reduce((a, b) => a + b, 0) / Math.max(1, times.length) };
+}
+
+// ---------------------------------------------------------------------------------------------
 // Reporting
 
 /** Over rounds: mean req/s; percentiles over all logged request durations of all rounds. */
@@ -457,10 +430,11 @@ function summarise(runs) {
 
 async function main() {
   requireTool('h2load', 'nghttp2-client', () => Boolean(h2loadVersion()));
+  requireTool('wrk', 'wrk', hasWrk);
   const started = new Date();
   const machine = { ...machineInfo(), h2load: h2loadVersion() };
   const commit = gitCommit(['src', 'bin', 'settings', 'proto']);
-  const loadSeconds = (DURATION * STREAMS.length * 2 * ROUNDS + WARMUP * 2 * STREAMS.length);
+  const loadSeconds = DURATION * STREAMS.length * 2 * ROUNDS + WARMUP * 2 * STREAMS.length + DURATION * 2 * ROUNDS + DURATION * 2 + WARMUP;
   process.stdout.write(
     `Tessera gRPC benchmark (${QUICK ? 'quick' : 'full'}): ${DURATION}s per h2load run, ${ROUNDS} round(s), ` +
       `streams ${STREAMS.join(',')}; ${BIG_REQUESTS} × 16 MiB per path; about ${Math.ceil((loadSeconds + 60) / 60)} min.\n` +
@@ -474,7 +448,7 @@ async function main() {
   const framePath = tmpPath('iris.frame');
   writeFileSync(framePath, grpcFrame(irisMessage));
 
-  process.stdout.write('starting tessera w=2 ... ');
+  process.stdout.write(`starting tessera w=${WORKERS} ... `);
   const tessera = await startTessera();
   process.stdout.write(`ready (http ${tessera.httpPort}, grpc ${tessera.grpcPort})\n`);
   process.stdout.write('starting bare grpc-js ... ');
@@ -507,7 +481,33 @@ async function main() {
     return r;
   });
   assertAlive(targets);
+
+  // ---- Scenario A2: identity at 1 stream
+  const identityMessage = identityRequestBytes();
+  const identityFrame = tmpPath('identity.frame');
+  writeFileSync(identityFrame, grpcFrame(identityMessage));
+  const identityCheck = await verifyGrpcCall(tessera, identityFrame);
+  if (identityCheck.response.model_name !== 'identity_fp32' || identityCheck.response.raw_output_contents?.[0]?.length !== 16) {
+    throw new Error(`identity_fp32: unexpected response: ${identityCheck.summary}`);
+  }
+  process.stdout.write(`\nScenario A2: identity_fp32 at 1 stream (check: ${identityCheck.summary})\n`);
+  const identityRuns = { tessera: [], bare: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const t of round % 2 === 0 ? targets : [...targets].reverse()) {
+      const frame = t.key === 'tessera' ? identityFrame : framePath; // the bare server answers any frame alike
+      const r = await runH2load(t, frame, 1, DURATION);
+      identityRuns[t.key].push(r);
+      process.stdout.write(`  identity 1 stream round ${round + 1} ${t.label.padEnd(12)} ${fmt(r.rps, 0).padStart(6)} req/s  p50 ${fmt(r.p50, 3)}  p99 ${fmt(r.p99, 3)} ms\n`);
+    }
+  }
+  assertAlive(targets);
   await stopChild(bare.child);
+  const identity = { tessera: summarise(identityRuns.tessera), bare: summarise(identityRuns.bare) };
+
+  // ---- Scenario C: small requests while 16 MiB JSON requests run
+  process.stdout.write(`\nScenario C: REST iris at 1 connection, alone and while 16 MiB JSON requests run\n`);
+  const tail = await scenarioC(tessera);
+  assertAlive([tessera], 'scenario C');
 
   // ---- Scenario B
   process.stdout.write(`\nScenario B: 16 MiB FP32 identity tensor, ${BIG_WARMUP} warm-up + ${BIG_REQUESTS} sequential requests per path\n`);
@@ -533,6 +533,18 @@ async function main() {
       aLines.push(`| ${streams} | ${t.label}${warn} | ${fmt(s.rps, 0)} | ${fmt(s.p50, 3)} | ${fmt(s.p90, 3)} | ${fmt(s.p99, 3)} | ${ratio} |`);
     }
   }
+  const a2Lines = [
+    '| target | req/s | p50 ms | p90 ms | p99 ms | req/s tessera/bare |',
+    '|---|---:|---:|---:|---:|---:|',
+    `| tessera identity_fp32 | ${fmt(identity.tessera.rps, 0)} | ${fmt(identity.tessera.p50, 3)} | ${fmt(identity.tessera.p90, 3)} | ${fmt(identity.tessera.p99, 3)} | ${fmt(identity.tessera.rps / identity.bare.rps)} |`,
+    `| bare grpc-js | ${fmt(identity.bare.rps, 0)} | ${fmt(identity.bare.p50, 3)} | ${fmt(identity.bare.p90, 3)} | ${fmt(identity.bare.p99, 3)} | |`,
+  ];
+  const cLines = [
+    '| small requests (REST iris, wrk -c1) | req/s | p50 ms | p90 ms | p99 ms |',
+    '|---|---:|---:|---:|---:|',
+    `| alone | ${fmt(tail.alone.rps, 0)} | ${fmt(tail.alone.p50, 3)} | ${fmt(tail.alone.p90, 3)} | ${fmt(tail.alone.p99, 3)} |`,
+    `| while ${tail.bigRequests} × 16 MiB JSON requests ran (${fmt(tail.bigMeanMs, 0)} ms each) | ${fmt(tail.during.rps, 0)} | ${fmt(tail.during.p50, 3)} | ${fmt(tail.during.p90, 3)} | ${fmt(tail.during.p99, 3)} |`,
+  ];
   const bLines = [
     '| path | requests | mean ms/request | min ms | max ms | MiB/s | request body | response body |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',
@@ -559,6 +571,20 @@ async function main() {
     '- bare grpc-js (`benchmarks/bare-grpc.mjs`): proto-loader deserializes the request, fixed iris-shaped reply; the ceiling for this stack.',
     '',
     ...aLines,
+    '',
+    '## A2. gRPC ModelInfer at 1 stream, identity_fp32 (raw_input_contents, 1×4 FP32)',
+    '',
+    `- \`h2load -c 1 -m 1 -D ${DURATION}\`, ${ROUNDS} round(s) alternated; the bare server answers its fixed reply.` +
+      ' The issue compares this with MLServer with workers=0, which cannot be installed on this machine (no PyPI; Debian has no pydantic v2): Tessera\'s figure and its ratio to bare grpc-js instead.',
+    '',
+    ...a2Lines,
+    '',
+    '## C. Small requests while 16 MiB JSON requests run',
+    '',
+    `- \`wrk -t1 -c1 -d${DURATION}s --latency\` on REST iris, alone, then while one client in the benchmark process sends 16 MiB FP32 tensors as JSON` +
+      ` (~80 MB bodies, prebuilt) to identity_fp32 back to back (responses read, not parsed). JSON parts of ${'512 KiB'} or more are decoded off the main thread.`,
+    '',
+    ...cLines,
     '',
     '## B. One 16 MiB FP32 tensor through identity_fp32 (4,194,304 values)',
     '',
@@ -596,6 +622,15 @@ async function main() {
         ),
       })),
     },
+    scenarioA2: {
+      model: 'identity_fp32',
+      streams: 1,
+      tessera: { ...identity.tessera },
+      bare: { ...identity.bare },
+      ratioRps: identity.tessera.rps / identity.bare.rps,
+      mlserver: 'not measured: MLServer cannot be installed on this machine (no PyPI; Debian has no pydantic v2)',
+    },
+    scenarioC: tail,
     scenarioB: {
       model: 'identity_fp32',
       tensorBytes: BIG_BYTES,

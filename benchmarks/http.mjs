@@ -15,7 +15,7 @@ import path from 'node:path';
 import {
   BENCH_DIR, HOST, ROOT, assertAlive, cleanup, requireTool, fmt, freePort, gitCommit, hasWrk, machineInfo,
   machineMarkdown, measureRounds, parseBenchArgs, parseList, printReport, requirePositiveIntegers,
-  runMain, runMeta, runWrk, setupCleanup, startChild, startHardLimit, tmpPath, waitHttpReady, wrkSummary,
+  runMain, runMeta, runWrk, setupCleanup, startChild, startHardLimit, tmpPath, waitHttpReady, withCpu, wrkSummary,
   wrkVersion, writeResults,
 } from './lib.mjs';
 
@@ -29,9 +29,11 @@ setupCleanup('bench', 'tessera-bench-');
 // Options
 
 const { args, quick: QUICK, duration: DURATION, rounds: ROUNDS, warmup: WARMUP } = parseBenchArgs(
-  'Usage: npm run bench:http [-- --quick] [--duration SEC] [--rounds N] [--connections 1,16,64]',
-  { connections: { type: 'string' } },
+  'Usage: npm run bench:http [-- --quick] [--duration SEC] [--rounds N] [--connections 1,16,64] [--frontends N]\n' +
+    '  --frontends N   also measure N front-end processes sharing the port (benchmarks/frontends-server.mjs; default 2, 1: off)',
+  { connections: { type: 'string' }, frontends: { type: 'string' } },
 );
+const FRONTENDS = Number(args.frontends ?? 2);
 const CONNECTIONS = parseList(args.connections ?? '1,16,64');
 requirePositiveIntegers([['duration', DURATION], ['rounds', ROUNDS], ...CONNECTIONS.map((c) => ['connections', c])]);
 // The w=1 vs w=2 comparison (which decides the documented parallel_workers default) is asked for
@@ -75,6 +77,12 @@ async function startTarget(target) {
   let argv;
   if (target.kind === 'bare') {
     argv = [path.join(BENCH_DIR, 'bare-fastify.mjs'), '--port', String(httpPort), '--host', HOST];
+  } else if (target.kind === 'frontends') {
+    const [grpcPort, metricsPort] = [await freePort(), await freePort()];
+    argv = [
+      path.join(BENCH_DIR, 'frontends-server.mjs'), '--frontends', String(target.frontends), '--workers', String(target.workers),
+      '--http-port', String(httpPort), '--grpc-port', String(grpcPort), '--metrics-port', String(metricsPort), '--host', HOST,
+    ];
   } else {
     // gRPC / metrics ports are given explicit free ports too, so no fixed port (8081/8082) is
     // needed and two Tessera instances can run side by side.
@@ -100,13 +108,13 @@ function scenarioTable(connections, rows, bareRps) {
   const lines = [
     `### iris, ${connections} connection${connections === 1 ? '' : 's'}`,
     '',
-    '| target | req/s | p50 ms | p90 ms | p99 ms | req/s vs bare |',
-    '|---|---:|---:|---:|---:|---:|',
+    '| target | req/s | p50 ms | p90 ms | p99 ms | req/s vs bare | CPU µs/req, main thread | CPU µs/req, all threads |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const { label, s } of rows) {
     const ratio = bareRps ? fmt(s.rps / bareRps) : 'n/a';
     const errs = s.non2xx || s.socketErrors ? ` ⚠ ${s.non2xx} non-2xx, ${s.socketErrors} socket errors` : '';
-    lines.push(`| ${label}${errs} | ${fmt(s.rps, 0)} | ${fmt(s.p50, 3)} | ${fmt(s.p90, 3)} | ${fmt(s.p99, 3)} | ${ratio} |`);
+    lines.push(`| ${label}${errs} | ${fmt(s.rps, 0)} | ${fmt(s.p50, 3)} | ${fmt(s.p90, 3)} | ${fmt(s.p99, 3)} | ${ratio} | ${fmt(s.cpuMainUs, 1)} | ${fmt(s.cpuAllUs, 1)} |`);
   }
   return lines.join('\n');
 }
@@ -127,7 +135,7 @@ async function main() {
   const started = new Date();
   const machine = { ...machineInfo(), wrk: wrkVersion() };
   const commit = gitCommit(['src', 'bin', 'settings']);
-  const perRun = DURATION * CONNECTIONS.length * 3 * ROUNDS + WARMUP * 3;
+  const perRun = DURATION * CONNECTIONS.length * 4 * ROUNDS + WARMUP * 4;
   process.stdout.write(
     `Tessera HTTP benchmark (${QUICK ? 'quick' : 'full'}): ${DURATION}s per run, ${ROUNDS} round(s), ` +
       `connections ${CONNECTIONS.join(',')}; about ${Math.ceil(perRun / 60)} min of load.\n` +
@@ -140,6 +148,8 @@ async function main() {
     { key: 'bare', label: 'bare fastify', kind: 'bare' },
     { key: 'w2', label: 'tessera w=2', kind: 'tessera', workers: 2 },
     { key: 'w1', label: 'tessera w=1', kind: 'tessera', workers: 1 },
+    // Direction 4 of issue #13: two front-end processes sharing the port (cluster), one worker in all.
+    ...(FRONTENDS > 1 ? [{ key: 'f2', label: `${FRONTENDS} front-ends`, kind: 'frontends', frontends: FRONTENDS, workers: 1 }] : []),
   ];
   // Started one after another so start-up work does not overlap; idle servers cost ~no CPU.
   for (const t of targets) {
@@ -154,10 +164,12 @@ async function main() {
 
   // runs[connections][key] = [result, ...]
   const runs = await measureRounds(CONNECTIONS, targets, ROUNDS, async (t, c, round) => {
-    const r = await runWrk(t.url, c, DURATION, LUA);
+    // CPU per request of the server's main thread and of all its threads, from /proc (lib.mjs).
+    const r = await withCpu(t.child.proc.pid, () => runWrk(t.url, c, DURATION, LUA));
     process.stdout.write(
       `  c=${String(c).padStart(2)} round ${round + 1} ${t.label.padEnd(13)} ${fmt(r.rps, 0).padStart(6)} req/s` +
         `  p50 ${fmt(r.p50, 3)}  p90 ${fmt(r.p90, 3)}  p99 ${fmt(r.p99, 3)} ms` +
+        `  cpu/req main ${fmt(r.cpu.mainUsPerRequest, 1)} µs, all ${fmt(r.cpu.allUsPerRequest, 1)} µs` +
         (r.non2xx ? `  non-2xx ${r.non2xx}` : '') +
         '\n',
     );
@@ -168,8 +180,13 @@ async function main() {
   await cleanup();
 
   // Tables
+  const cpuMean = (rs, k) => rs.reduce((a, r) => a + r.cpu[k], 0) / rs.length;
   const scenarios = CONNECTIONS.map((c) => {
-    const rows = targets.map((t) => ({ key: t.key, label: t.label, s: wrkSummary(runs[c][t.key]) }));
+    const rows = targets.map((t) => ({
+      key: t.key,
+      label: t.label,
+      s: { ...wrkSummary(runs[c][t.key]), cpuMainUs: cpuMean(runs[c][t.key], 'mainUsPerRequest'), cpuAllUs: cpuMean(runs[c][t.key], 'allUsPerRequest') },
+    }));
     return { connections: c, rows };
   });
   const tables = scenarios.map(({ connections, rows }) => scenarioTable(connections, rows, rows[0].s.rps));
@@ -191,6 +208,20 @@ async function main() {
     '',
     ...(verdictLines.length ? verdictLines : ['- (no scenario with ≥ 16 connections in this run)']),
     '',
+    ...(FRONTENDS > 1
+      ? [
+          `### ${FRONTENDS} front-end processes sharing the port vs one (both with one inference worker in all)`,
+          '',
+          '`benchmarks/frontends-server.mjs`: a cluster prototype (issue #13, direction 4), not a product feature. CPU per request is the whole process tree\'s.',
+          '',
+          ...scenarios.map(({ connections, rows }) => {
+            const one = rows.find((r) => r.key === 'w1').s;
+            const many = rows.find((r) => r.key === 'f2').s;
+            return `- ${connections} connection(s): ${fmt(many.rps, 0)} vs ${fmt(one.rps, 0)} req/s (${fmt(many.rps / one.rps)}×); p99 ${fmt(many.p99, 3)} vs ${fmt(one.p99, 3)} ms; CPU ${fmt(many.cpuAllUs, 1)} vs ${fmt(one.cpuAllUs, 1)} µs/request.`;
+          }),
+          '',
+        ]
+      : []),
   ]);
 
   const json = {

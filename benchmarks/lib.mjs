@@ -6,7 +6,7 @@
 // The child-process helpers keep one registry per benchmark process (module state): call
 // setupCleanup() once, first thing, before anything is spawned.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -432,4 +432,190 @@ export function writeResults(namePrefix, started, md, json) {
   writeFileSync(`${base}.json`, JSON.stringify(json, null, 2) + '\n');
   process.stdout.write(`\nResults: ${path.relative(ROOT, base)}.md and .json\n`);
   return base;
+}
+
+// ---------------------------------------------------------------------------------------------
+// h2load (grpc.mjs, compute.mjs): gRPC load with a pre-encoded frame
+
+export function h2loadVersion() {
+  const r = spawnSync('h2load', ['--version'], { encoding: 'utf8', timeout: 10_000 });
+  if (r.error || r.status !== 0) return null;
+  return (r.stdout ?? '').split('\n')[0].trim() || 'h2load';
+}
+
+/** A gRPC message frame: flag byte 0 (not compressed), 4-byte big-endian length, the protobuf bytes. */
+export function grpcFrame(message) {
+  const header = Buffer.alloc(5);
+  header.writeUInt8(0, 0);
+  header.writeUInt32BE(message.length, 1);
+  return Buffer.concat([header, message]);
+}
+
+/** The p-th percentile of an ascending array (nearest rank); NaN when empty. */
+export function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
+}
+
+/** Reads h2load's --log-file: start time (µs since epoch), HTTP status, duration (µs); tab-separated. */
+function readH2loadLog(file) {
+  const durationsMs = [];
+  let other = 0;
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (!line) continue;
+    const [, status, duration] = line.split('\t');
+    if (status === '200') durationsMs.push(Number(duration) / 1000);
+    else other++;
+  }
+  return { durationsMs, other };
+}
+
+function parseH2load(out) {
+  const finished = /finished in ([\d.]+)(m?s), ([\d.]+) req\/s/.exec(out);
+  const reqs = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(out);
+  const codes = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(out);
+  if (!finished || !reqs) throw new Error(`cannot parse h2load output:\n${out}`);
+  return {
+    seconds: Number(finished[1]) / (finished[2] === 'ms' ? 1000 : 1),
+    rps: Number(finished[3]),
+    done: Number(reqs[3]),
+    succeeded: Number(reqs[4]),
+    failed: Number(reqs[5]),
+    errored: Number(reqs[6]),
+    timeout: Number(reqs[7]),
+    non2xx: codes ? Number(codes[2]) + Number(codes[3]) + Number(codes[4]) : 0,
+  };
+}
+
+let h2loadLogs = 0;
+/**
+ * One h2load run: `connections` connections with one stream each (-m 1), POSTing the frame file to
+ * `path` on 127.0.0.1:`port` for `seconds`. req/s plus p50/p90/p99 from the --log-file durations
+ * (HTTP 200 only; h2load does not see grpc-status, callers check one call first).
+ */
+export async function runH2load({ port, path: urlPath, frame, connections, seconds }) {
+  const logFile = tmpPath(`h2load-${++h2loadLogs}.log`);
+  // One h2load thread: the machine may have only 2 cores, both needed by the server under test.
+  const argv = [
+    '-c', String(connections), '-m', '1', '-t', '1', '-D', String(seconds),
+    '-d', frame, '-H', 'content-type: application/grpc', '-H', 'te: trailers',
+    '--log-file', logFile,
+    `http://${HOST}:${port}${urlPath}`,
+  ];
+  const r = await runTool('h2load', argv, (seconds + 30) * 1000);
+  if (r.code !== 0) throw new Error(`h2load exited ${r.code}: ${r.err || r.out}`);
+  const summary = parseH2load(r.out);
+  const { durationsMs, other } = readH2loadLog(logFile);
+  rmSync(logFile, { force: true });
+  durationsMs.sort((a, b) => a - b);
+  return {
+    ...summary,
+    logged200: durationsMs.length,
+    loggedOther: other,
+    p50: percentile(durationsMs, 50),
+    p90: percentile(durationsMs, 90),
+    p99: percentile(durationsMs, 99),
+    durationsMs, // dropped before writing JSON
+    command: `h2load ${argv.join(' ').replace(frame, path.basename(frame)).replace(logFile, 'h2load.log')}`,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Memory of a process tree (startup.mjs, memory.mjs), from /proc (Linux)
+
+/** pid -> parent pid for every process, from /proc. */
+function parents() {
+  const map = new Map();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      // Field 4 of /proc/PID/stat is the parent; the command (field 2) may hold spaces, so cut after ')'.
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      map.set(Number(name), Number(after[1]));
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return map;
+}
+
+/** The process and all its descendants. */
+function tree(root) {
+  const byParent = new Map();
+  for (const [pid, ppid] of parents()) byParent.set(ppid, [...(byParent.get(ppid) ?? []), pid]);
+  const out = [];
+  const walk = (pid) => {
+    out.push(pid);
+    for (const child of byParent.get(pid) ?? []) walk(child);
+  };
+  walk(root);
+  return out;
+}
+
+/** Sum of RSS and PSS (KiB) over a process tree, with the command of each process. */
+export function treeMemory(root) {
+  let rss = 0;
+  let pss = 0;
+  const commands = [];
+  for (const pid of tree(root)) {
+    try {
+      const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+      rss += Number(/^Rss:\s+(\d+)/m.exec(rollup)?.[1] ?? 0);
+      pss += Number(/^Pss:\s+(\d+)/m.exec(rollup)?.[1] ?? 0);
+      commands.push(readFileSync(`/proc/${pid}/comm`, 'utf8').trim());
+    } catch {
+      // gone
+    }
+  }
+  return { rssMiB: rss / 1024, pssMiB: pss / 1024, processes: commands };
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// CPU time of a server's threads (Linux /proc): what one request costs each side, whatever the
+// wall clock of a shared machine does
+
+const CLOCK_TICK_MS = 1000 / (Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100);
+
+/**
+ * CPU time so far (ms) of a process's main thread (its thread id is the pid) and of all its threads
+ * and its child processes' (the whole tree: the workers are threads of the same process).
+ */
+export function cpuTimes(pid) {
+  const ticks = (file) => {
+    const stat = readFileSync(file, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]); // utime, stime (fields 14 and 15)
+  };
+  try {
+    const main = ticks(`/proc/${pid}/task/${pid}/stat`) * CLOCK_TICK_MS;
+    let all = 0;
+    for (const p of tree(pid)) {
+      try {
+        all += ticks(`/proc/${p}/stat`) * CLOCK_TICK_MS;
+      } catch {
+        // gone
+      }
+    }
+    return { mainMs: main, allMs: all };
+  } catch {
+    return { mainMs: NaN, allMs: NaN };
+  }
+}
+
+/** Runs `measure()` and returns its result with the CPU µs per request the server spent on it. */
+export async function withCpu(pid, measure) {
+  const before = cpuTimes(pid);
+  const result = await measure();
+  const after = cpuTimes(pid);
+  const requests = result.requests ?? result.done ?? NaN;
+  return {
+    ...result,
+    cpu: {
+      mainUsPerRequest: ((after.mainMs - before.mainMs) * 1000) / requests,
+      allUsPerRequest: ((after.allMs - before.allMs) * 1000) / requests,
+    },
+  };
 }

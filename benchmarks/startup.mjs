@@ -17,13 +17,13 @@
 // Modes alternate within every round, so drift on a shared machine hits them alike; the report
 // gives medians and each mode's ratio to compiled, within this run.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   HOST, ROOT, fmt, freePort, gitCommit, machineInfo, machineMarkdown, printReport, runMain, setupCleanup,
-  startChild, startHardLimit, stopChild, writeResults,
+  startChild, startHardLimit, stopChild, treeMemory, writeResults,
 } from './lib.mjs';
 
 const USAGE = `Usage: node benchmarks/startup.mjs [--runs N] [--workers W] [--idle-ms MS] [--modes LIST]
@@ -58,54 +58,6 @@ const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
-
-/** pid -> parent pid for every process, from /proc. */
-function parents() {
-  const map = new Map();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      // Field 4 of /proc/PID/stat is the parent; the command (field 2) may hold spaces, so cut after ')'.
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      map.set(Number(name), Number(after[1]));
-    } catch {
-      // the process ended meanwhile
-    }
-  }
-  return map;
-}
-
-/** The process and all its descendants. */
-function tree(root) {
-  const byParent = new Map();
-  for (const [pid, ppid] of parents()) byParent.set(ppid, [...(byParent.get(ppid) ?? []), pid]);
-  const out = [];
-  const walk = (pid) => {
-    out.push(pid);
-    for (const child of byParent.get(pid) ?? []) walk(child);
-  };
-  walk(root);
-  return out;
-}
-
-/** Sum of RSS and PSS (KiB) over a process tree, with the command of each process. */
-function treeMemory(root) {
-  let rss = 0;
-  let pss = 0;
-  const commands = [];
-  for (const pid of tree(root)) {
-    try {
-      const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-      rss += Number(/^Rss:\s+(\d+)/m.exec(rollup)?.[1] ?? 0);
-      pss += Number(/^Pss:\s+(\d+)/m.exec(rollup)?.[1] ?? 0);
-      commands.push(readFileSync(`/proc/${pid}/comm`, 'utf8').trim());
-    } catch {
-      // gone
-    }
-  }
-  return { rssMiB: rss / 1024, pssMiB: pss / 1024, processes: commands };
-}
 
 async function oneRun(mode, round) {
   const [http, grpc, metrics] = [await freePort(), await freePort(), await freePort()];

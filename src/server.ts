@@ -128,6 +128,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       : new Metrics({
           pending: (): { model: string; version: string; queued: number }[] => backend.pending(),
           workers: () => pool.workers().map((w) => ({ worker: w.id, inflight: w.inflight, busySeconds: w.busySeconds })),
+          inflight: () => pool.inflight(),
           models: () =>
             registry.all().map((m) => ({
               model: m.name,
@@ -137,7 +138,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
             })),
         });
   const observer: InferenceObserver = metrics === undefined ? statistics : observers(statistics, metrics);
-  const backend: BatchingBackend = new BatchingBackend(pool, observer);
+  const backend: BatchingBackend = new BatchingBackend(pool, observer, { logger });
   // A relative conversion_cache_dir resolves against the settings folder, as model_repository_root does.
   const cacheDir = conversionCacheDir(settings.conversion_cache_dir, options.env ?? process.env, resolve(options.folder));
   const loader = new ModelLoader({ registry, backend, runtimes, logger, cacheDir });

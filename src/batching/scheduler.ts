@@ -9,8 +9,9 @@
 //   leaves with QUEUE_TIMEOUT (503/UNAVAILABLE "timed out in queue"); one whose absolute deadline
 //   (the client's, from the request context) passes leaves with DEADLINE_EXCEEDED, and one found
 //   expired at dispatch is dropped, not run; a request whose client went away leaves without
-//   running (CANCELLED). Once dispatched, a request always runs to the end (stopping a worker
-//   mid-run is not safe).
+//   running (CANCELLED). Once dispatched, an execution always runs to the end (stopping a worker
+//   mid-run is not safe), but a request whose deadline passes while it runs is answered
+//   DEADLINE_EXCEEDED at its deadline; the rest of its batch keeps its answers.
 //
 // Batching (max_batch_size > 1):
 // - No idle wait. When a slot is free, whatever is queued goes at once (up to max_batch_size rows).
@@ -36,12 +37,14 @@
 //   The walk stops when the batch is full (each member adds at least one row, so at most
 //   max_batch_size members) or after LOOKAHEAD compatible requests that did not fit the rows left:
 //   the work per dispatch is O(max_batch_size + LOOKAHEAD + levels), whatever the queue length.
-// - Expiries (timeouts, deadlines) in an indexed binary min-heap: requests carry their own timeout
-//   or deadline, so they do not expire in arrival order. Insertion and removal are O(log n), the
-//   earliest is at the top.
+// - Expiries (timeouts, deadlines) in indexed binary min-heaps, one for queued requests and one for
+//   running requests with a deadline: requests carry their own timeout or deadline, so they do not
+//   expire in arrival order. Insertion and removal are O(log n), the earliest is at the top.
 // - Two timers per scheduler at most, never one per request: one for max_batch_time (armed for the
-//   oldest request) and one for the earliest expiry. When the request a timer was armed for leaves,
-//   the timer is left to fire early: it finds nothing due and re-arms for the new earliest.
+//   oldest request) and one for the earliest expiry of either heap. When the request a timer was
+//   armed for leaves, the timer is left to fire early: it finds nothing due and re-arms for the new
+//   earliest. (Every request has a deadline by default, the model's request_timeout of 60 s: a timer
+//   per request cost more than the whole scheduler.)
 //
 // Statistics: each request's time queued and each execution's compute times (see core/statistics)
 // are measured here and reported to the observer.
@@ -55,6 +58,7 @@ import {
 import type { ModelIdentity, QueuePolicy, RequestOptions, RunClock, RunFn } from '../core/scheduling.js';
 import type { ExecutionTiming, InferenceObserver, ModelRef, RequestTrace } from '../core/statistics.js';
 import type { Tensor } from '../core/tensor.js';
+import type { Parameters } from '../core/types.js';
 import { epochMs } from '../workers/messages.js';
 import { batchRows, batchSignature, mergeInputs, splitOutputs } from './merge.js';
 
@@ -77,6 +81,7 @@ interface Member {
   /** Rows along dim 0, or -1 when the inputs disagree or have none. */
   rows: number;
   trace: RequestTrace | undefined;
+  parameters: Parameters | undefined;
 }
 
 /** One execution, as kept in `history`. */
@@ -235,49 +240,65 @@ class ExpiryHeap {
   }
 }
 
-/** A request waiting in the queue; it is its own link in the queue of every request (fewer objects per request). */
+/**
+ * A request from submission to answer: queued (it is its own link in the queue of every request:
+ * fewer objects per request), then running. Only a request that has to queue fills in the queue
+ * fields; one dispatched at once (the fast path) needs none of them.
+ */
 class Queued implements Member, Link {
   prev: Link | undefined = undefined;
   next: Link | undefined = undefined;
   fifo: Fifo | undefined = undefined;
   readonly request: Queued = this;
   /** Its place among the queued requests of its signature; undefined when it runs alone. */
-  readonly batchLink: BatchLink | undefined;
-  /** Position in the expiry heap; -1 when it has no expiry or is no longer queued. */
+  batchLink: BatchLink | undefined = undefined;
+  /** Batch signature (see merge.ts); undefined when it runs alone. */
+  signature: string | undefined = undefined;
+  priority = 0;
+  queuedAt = 0;
+  /** Position in the expiry heap it is in (queued or running); -1 when in none. */
   heapIndex = -1;
-  queued = true;
+  /** performance.now() ms when it must leave (queued: the earlier of timeout and deadline; running: the deadline); Infinity for never. */
+  expiresAt = Infinity;
+  /** Whether `expiresAt` is the request's deadline (rather than the queue timeout). */
+  byDeadline = false;
+  /** The queue timeout that applies, in ms (for the message). */
+  timeoutMs = 0;
+  queued = false;
+  /** Answered (by its execution, or by its deadline while running). */
+  settled = false;
+  signal: AbortSignal | undefined = undefined;
   onAbort: (() => void) | undefined = undefined;
+  resolve: (outputs: Tensor[]) => void = noop;
+  reject: (error: unknown) => void = noop;
 
   constructor(
     readonly inputs: Tensor[],
     readonly outputs: string[],
     readonly rows: number,
     readonly trace: RequestTrace | undefined,
-    /** Batch signature (see merge.ts); undefined when it runs alone. */
-    readonly signature: string | undefined,
-    readonly priority: number,
-    readonly queuedAt: number,
-    /** performance.now() ms when it must leave; Infinity for never. */
-    readonly expiresAt: number,
-    /** Whether `expiresAt` is the client's deadline (rather than the queue timeout). */
-    readonly byDeadline: boolean,
-    /** The queue timeout that applies, in ms (for the message). */
-    readonly timeoutMs: number,
-    readonly signal: AbortSignal | undefined,
-    readonly resolve: (outputs: Tensor[]) => void,
-    readonly reject: (error: unknown) => void,
-  ) {
-    this.batchLink = signature === undefined ? undefined : new BatchLink(this);
-  }
+    readonly parameters: Parameters | undefined,
+    /** The request's deadline (performance.now() ms); Infinity for none. */
+    readonly deadline: number,
+    /** The model's request_timeout in ms when it is the deadline; undefined when the client's is. */
+    readonly modelTimeoutMs: number | undefined,
+  ) {}
 }
+
+const noop = (): void => undefined;
 
 export class ModelScheduler {
   /** Every waiting request, by priority level then arrival. */
   private readonly queue = new PriorityFifo();
   /** The waiting requests that may share a batch, per batch signature. */
   private readonly bySignature = new Map<string, PriorityFifo>();
+  /** Queued requests with a timeout or deadline. */
   private readonly expiries = new ExpiryHeap();
+  /** Dispatched requests with a deadline, not answered yet. */
+  private readonly runningDeadlines = new ExpiryHeap();
   private inflight = 0;
+  /** Rows of the queued requests (a request without a consistent dim 0 counts one). */
+  private queuedRows = 0;
   private batchTimer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   /** When the expiry timer is armed for (performance.now() ms). */
@@ -317,41 +338,57 @@ export class ModelScheduler {
   submit(inputs: Tensor[], outputs: string[], options: RequestOptions = {}): Promise<Tensor[]> {
     const policy = this.policy;
     if (this.closedWith !== undefined) return Promise.reject(this.closedWith());
-    // Fast path: nothing waiting and a slot free means this request would be dispatched alone at
-    // once; no signal, no timer, no queue entry.
+    const deadline = options.deadline ?? Infinity;
+    const rows = batchRows(inputs);
+    const q = new Queued(inputs, outputs, rows, options.trace, options.parameters, deadline, options.modelTimeoutMs);
+    // Fast path: nothing waiting and a slot free means this request is dispatched alone at once: no
+    // signal, no queue entry, no timer (its deadline, if any, joins the running heap).
     if (this.queue.size === 0 && this.inflight < policy.slots) {
-      if (options.deadline !== undefined && options.deadline <= performance.now()) {
-        return Promise.reject(deadlineExceeded(this.identity.label));
-      }
-      if (options.trace !== undefined) options.trace.queueNs = 0;
-      return this.execute([{ inputs, outputs, rows: batchRows(inputs), trace: options.trace }]).then((r) => r[0]);
+      if (deadline <= performance.now()) return Promise.reject(this.deadlineError(q, false));
+      if (q.trace !== undefined) q.trace.queueNs = 0;
+      const answer = new Promise<Tensor[]>((resolve, reject) => {
+        q.resolve = resolve;
+        q.reject = reject;
+      });
+      this.launch([q]);
+      return answer;
     }
     const signal = options.cancellation?.();
     if (signal?.aborted) return Promise.reject(clientGone());
     const now = performance.now();
-    if (options.deadline !== undefined && options.deadline <= now) return Promise.reject(deadlineExceeded(this.identity.label));
+    if (deadline <= now) return Promise.reject(this.deadlineError(q, false));
     if (policy.maxQueueSize > 0 && this.queue.size >= policy.maxQueueSize && this.inflight >= policy.slots) {
       return Promise.reject(queueFull(this.identity.label, policy.maxQueueSize));
     }
-    const rows = batchRows(inputs);
     // Rows 1..max_batch_size may merge; other requests run alone (a 0-row request adds nothing).
     const signature = policy.maxBatchSize > 1 && rows >= 1 && rows <= policy.maxBatchSize ? batchSignature(inputs) : undefined;
     const priority = priorityLevel(options.priority, policy);
     const timeoutMs = options.timeoutMs ?? policy.queueTimeoutMs;
     let expiresAt = timeoutMs > 0 ? now + timeoutMs : Infinity;
     let byDeadline = false;
-    if (options.deadline !== undefined && options.deadline < expiresAt) {
-      expiresAt = options.deadline;
+    if (deadline < expiresAt) {
+      expiresAt = deadline;
       byDeadline = true;
     }
     return new Promise((resolve, reject) => {
-      const q = new Queued(inputs, outputs, rows, options.trace, signature, priority, now, expiresAt, byDeadline, timeoutMs, signal, resolve, reject);
+      q.resolve = resolve;
+      q.reject = reject;
+      q.signature = signature;
+      q.priority = priority;
+      q.queuedAt = now;
+      q.expiresAt = expiresAt;
+      q.byDeadline = byDeadline;
+      q.timeoutMs = timeoutMs;
+      q.signal = signal;
+      q.queued = true;
       this.queue.push(priority, q);
-      if (q.batchLink !== undefined) {
-        let same = this.bySignature.get(signature!);
+      this.queuedRows += rows > 0 ? rows : 1;
+      if (signature !== undefined) {
+        q.batchLink = new BatchLink(q);
+        let same = this.bySignature.get(signature);
         if (same === undefined) {
           same = new PriorityFifo();
-          this.bySignature.set(signature!, same);
+          this.bySignature.set(signature, same);
         }
         same.push(priority, q.batchLink);
       }
@@ -382,9 +419,14 @@ export class ModelScheduler {
     this.armTimers();
   }
 
-  /** Dispatches while slots are free, then arms the timers for what stays queued. */
+  /** Dispatches while slots are free (or a spare slot and half a batch waits), then arms the timers for what stays queued. */
   private pump(): void {
-    while (this.queue.size > 0 && this.inflight < this.policy.slots) this.dispatch(performance.now());
+    const { slots, spareSlots = 0, maxBatchSize } = this.policy;
+    for (;;) {
+      if (this.queue.size === 0) break;
+      if (this.inflight >= slots && (this.inflight >= slots + spareSlots || 2 * this.queuedRows < maxBatchSize)) break;
+      this.dispatch(performance.now());
+    }
     this.armTimers();
   }
 
@@ -430,14 +472,52 @@ export class ModelScheduler {
       this.leave(q);
       if (q.trace !== undefined) q.trace.queueNs = (now - q.queuedAt) * 1e6;
     }
+    this.launch(group);
+  }
+
+  /**
+   * Runs a group (dispatched now) and answers each of its requests, unless its deadline answered
+   * it first. Requests with a deadline wait for it in the running heap meanwhile.
+   */
+  private launch(group: Queued[]): void {
+    let armed = false;
+    for (const q of group) {
+      if (q.deadline === Infinity) continue;
+      q.expiresAt = q.deadline;
+      this.runningDeadlines.push(q);
+      armed = true;
+    }
+    if (armed) this.armExpiryTimer();
     this.execute(group).then(
       (results) => {
-        for (let i = 0; i < group.length; i++) group[i].resolve(results[i]);
+        for (let i = 0; i < group.length; i++) {
+          const q = group[i];
+          if (q.settled) continue;
+          this.finish(q);
+          q.resolve(results[i]);
+        }
       },
       (error: unknown) => {
-        for (const q of group) q.reject(error);
+        for (const q of group) {
+          if (q.settled) continue;
+          this.finish(q);
+          q.reject(error);
+        }
       },
     );
+  }
+
+  /** A running request is answered: it leaves the running heap. */
+  private finish(q: Queued): void {
+    q.settled = true;
+    if (q.heapIndex >= 0) this.runningDeadlines.remove(q);
+  }
+
+  /** DEADLINE_EXCEEDED for a request, with the message naming whose deadline passed and where. */
+  private deadlineError(q: Queued, running: boolean): TesseraError {
+    const label = this.identity.label;
+    if (q.modelTimeoutMs !== undefined) return deadlineError(`model ${label} did not answer within its request_timeout of ${q.modelTimeoutMs / 1000} s`);
+    return running ? deadlineError(`the request's deadline passed before model ${label} answered`) : deadlineExceeded(label);
   }
 
   /**
@@ -460,6 +540,7 @@ export class ModelScheduler {
   private leave(q: Queued): void {
     q.queued = false;
     this.queue.remove(q);
+    this.queuedRows -= q.rows > 0 ? q.rows : 1;
     if (q.batchLink !== undefined) {
       const same = this.bySignature.get(q.signature!)!;
       same.remove(q.batchLink);
@@ -472,12 +553,13 @@ export class ModelScheduler {
   /** A request whose timeout or deadline passed leaves, never to run. */
   private expire(q: Queued): void {
     this.leave(q);
-    q.reject(q.byDeadline ? deadlineExceeded(this.identity.label) : timedOutInQueue(this.identity.label, q.timeoutMs));
+    q.reject(q.byDeadline ? this.deadlineError(q, false) : timedOutInQueue(this.identity.label, q.timeoutMs));
   }
 
   private armTimers(): void {
     this.armBatchTimer();
     this.armExpiryTimer();
+    this.holdProcess();
   }
 
   /** While batching requests wait for a slot, wake up when the oldest has waited max_batch_time. */
@@ -508,7 +590,9 @@ export class ModelScheduler {
 
   /** Wakes up when the earliest timeout or deadline of a queued request passes. */
   private armExpiryTimer(): void {
-    const earliest = this.expiries.peek();
+    const queued = this.expiries.peek();
+    const running = this.runningDeadlines.peek();
+    const earliest = queued === undefined || (running !== undefined && running.expiresAt < queued.expiresAt) ? running : queued;
     if (earliest === undefined) {
       if (this.expiryTimer !== undefined) clearTimeout(this.expiryTimer);
       this.expiryTimer = undefined;
@@ -520,6 +604,19 @@ export class ModelScheduler {
     if (this.expiryTimer !== undefined) clearTimeout(this.expiryTimer);
     this.expiryTimerAt = earliest.expiresAt;
     this.expiryTimer = setTimeout(this.onExpiryTimer, timerDelay(earliest.expiresAt));
+    this.holdProcess();
+  }
+
+  /**
+   * The expiry timer keeps the process alive only while requests are queued. Running requests
+   * are held by what runs them (a worker's channel, an inline run); the default 60 s deadline of
+   * the last one answered must not hold a finished process (a CLI run, a closed server) that long.
+   */
+  private holdProcess(): void {
+    const timer = this.expiryTimer;
+    if (timer === undefined) return;
+    if (this.queue.size > 0) timer.ref();
+    else timer.unref();
   }
 
   private readonly onExpiryTimer = (): void => {
@@ -527,6 +624,11 @@ export class ModelScheduler {
     this.expiryTimerAt = Infinity;
     const now = performance.now();
     for (let q = this.expiries.peek(); q !== undefined && q.expiresAt <= now; q = this.expiries.peek()) this.expire(q);
+    // Running past their deadline: answered now; their execution ends on its own.
+    for (let q = this.runningDeadlines.peek(); q !== undefined && q.expiresAt <= now; q = this.runningDeadlines.peek()) {
+      this.finish(q);
+      q.reject(this.deadlineError(q, true));
+    }
     this.armTimers();
   };
 
@@ -540,7 +642,7 @@ export class ModelScheduler {
       this.remember(group);
       let results: Tensor[][];
       if (group.length === 1) {
-        results = [await this.run(group[0].inputs, group[0].outputs, clock)];
+        results = [await this.run(group[0].inputs, group[0].outputs, clock, group[0].parameters)];
       } else {
         // Every output any request asked for, computed once; each request then gets its own.
         const union = [...new Set(group.flatMap((p) => p.outputs))];

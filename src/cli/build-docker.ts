@@ -16,11 +16,11 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSyn
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { MlflowModelError } from '../mlflow/errors.js';
 import { resolveModelUri, type ResolvedModel } from '../mlflow/uri.js';
-import { checkServable, REGISTERED_MODEL_META, UsageError } from './serve-model.js';
+import { commandOptions, ignoredFlagWarnings, parseFlags, UsageError } from './command.js';
+import { checkServable, REGISTERED_MODEL_META } from './serve-model.js';
 
 /** Tessera's package root (source checkout: holds Dockerfile, .dockerignore and src/). */
 const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -49,12 +49,13 @@ Options:
   -n, --name IMAGE             image name and tag (default ${DEFAULT_IMAGE_NAME})
       --output-directory DIR   only write the build context to DIR (build it later: docker build -t IMAGE DIR)
       --tessera-image IMAGE    build FROM this existing Tessera image instead of from Tessera's sources
-      --help                   this help
+  -h, --help                   this help
   -- ARGS                      passed to \`docker build\` (e.g. -- --network host --build-arg BASE_IMAGE=node:24-bookworm-slim)
   --env-manager, --mlflow-home, --install-java, --install-mlflow, --enable-mlserver, --base-image:
                                MLflow's, accepted and ignored.
 
-The Docker client is /usr/bin/docker (else docker on PATH); DOCKER_HOST selects the daemon.`;
+The Docker client is /usr/bin/docker (else docker on PATH; TESSERA_DOCKER_CLI names another); DOCKER_HOST
+selects the daemon. Without a daemon it stops with exit 1 (--output-directory needs none); usage mistakes exit 2.`;
 
 export interface BuildDockerOptions {
   modelUri: string;
@@ -69,30 +70,19 @@ export function parseBuildDockerArgs(argv: string[]): BuildDockerOptions | 'help
   const dash = argv.indexOf('--');
   const own = dash === -1 ? argv : argv.slice(0, dash);
   const dockerArgs = dash === -1 ? [] : argv.slice(dash + 1);
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: own,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        'model-uri': { type: 'string', short: 'm' },
-        name: { type: 'string', short: 'n' },
-        'output-directory': { type: 'string' },
-        'tessera-image': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-        'env-manager': { type: 'string' },
-        'mlflow-home': { type: 'string' },
-        'install-java': { type: 'boolean' },
-        'install-mlflow': { type: 'boolean' },
-        'enable-mlserver': { type: 'boolean' },
-        'base-image': { type: 'string' },
-      },
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const v = parsed.values;
+  const v = parseFlags(own, {
+    'model-uri': { type: 'string', short: 'm' },
+    name: { type: 'string', short: 'n' },
+    'output-directory': { type: 'string' },
+    'tessera-image': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+    'env-manager': { type: 'string' },
+    'mlflow-home': { type: 'string' },
+    'install-java': { type: 'boolean' },
+    'install-mlflow': { type: 'boolean' },
+    'enable-mlserver': { type: 'boolean' },
+    'base-image': { type: 'string' },
+  });
   if (v.help) return 'help';
   // MLflow builds a model-less image without -m; Tessera's plain image is that (docker build .).
   if (!v['model-uri']) throw new UsageError("Missing option '-m' / '--model-uri' (an image without a model is Tessera's own: docker build -t tessera .)");
@@ -106,9 +96,7 @@ export function parseBuildDockerArgs(argv: string[]): BuildDockerOptions | 'help
     outputDirectory: v['output-directory'],
     tesseraImage: v['tessera-image'],
     dockerArgs,
-    warnings: Object.keys(IGNORED_FLAGS)
-      .filter((flag) => v[flag as keyof typeof v] !== undefined)
-      .map((flag) => `--${flag} is ignored: ${IGNORED_FLAGS[flag]}`),
+    warnings: ignoredFlagWarnings(v, IGNORED_FLAGS),
   };
 }
 
@@ -207,18 +195,8 @@ export function dockerUnavailable(env: NodeJS.ProcessEnv = process.env): string 
 }
 
 export async function buildDockerMain(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  let options;
-  try {
-    options = parseBuildDockerArgs(argv);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`tessera build-docker: ${error.message}\n\n${BUILD_DOCKER_HELP}\n`);
-    return 2;
-  }
-  if (options === 'help') {
-    process.stdout.write(`${BUILD_DOCKER_HELP}\n`);
-    return 0;
-  }
+  const options = commandOptions('tessera build-docker', BUILD_DOCKER_HELP, () => parseBuildDockerArgs(argv));
+  if (typeof options === 'number') return options;
   for (const w of options.warnings) process.stderr.write(`tessera build-docker: warning: ${w}\n`);
   const onlyContext = options.outputDirectory !== undefined;
   if (!onlyContext) {

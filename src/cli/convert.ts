@@ -10,19 +10,19 @@
 import { existsSync, statSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import type { TensorMetadata } from '../core/types.js';
 import type { ConvertedModel } from '../convert/model.js';
-import { convertSource, pickleFormatOf, type ConversionSource } from '../convert/source.js';
+import { convertSource, pickleFormatOf, xgboostFormatOf, type ConversionSource } from '../convert/source.js';
 import { checkServableFile, MLMODEL_FILE, readMLmodel, servable } from '../mlflow/mlmodel.js';
 import { createServingPlan } from '../mlflow/plan.js';
 import { MlflowRequestAdapter } from '../mlflow/serving.js';
-import { resolveModelUri } from '../mlflow/uri.js';
-import { checkFeatureNames } from '../runtimes/mlflow.js';
+import { isModelUri, resolveModelUri } from '../mlflow/uri.js';
+import { checkFeatureNames, flavorSource } from '../runtimes/mlflow.js';
 import { onnxRuntime, readShared } from '../runtimes/onnx.js';
 import type { ModelSpec } from '../runtimes/runtime.js';
 import { SKLEARN_MODEL_FILES } from '../runtimes/sklearn.js';
 import { XGBOOST_MODEL_FILES } from '../runtimes/xgboost.js';
+import { commandOptions, parseFlags, UsageError } from './command.js';
 
 export const CONVERT_HELP = `Usage: tessera convert -m <model> -o <file.onnx> [--metadata <file.json>]
 
@@ -39,8 +39,6 @@ file, and prints the V2 metadata the model is served with (JSON, on stdout or in
   -h, --help              this help
 runs:/ and models:/ read the file store of MLFLOW_TRACKING_URI (default ./mlruns).`;
 
-class UsageError extends Error {}
-
 /** What the conversion made, for the printed metadata. */
 interface Converted {
   onnx: Uint8Array;
@@ -52,8 +50,6 @@ interface Converted {
   v2: { inputs: TensorMetadata[]; outputs: TensorMetadata[]; parameters?: { content_type: string } };
 }
 
-const looksLikeUri = (value: string): boolean => /^(runs|models|file):/i.test(value);
-
 /** The bare model file a path means: the file itself, or MLServer's file names inside a folder. */
 function bareSource(file: string): { file: string; source: ConversionSource } | undefined {
   let target = file;
@@ -63,10 +59,7 @@ function bareSource(file: string): { file: string; source: ConversionSource } | 
     target = path.join(file, found);
   }
   if (/\.(pkl|pickle|joblib)$/i.test(target)) return { file: target, source: { kind: 'sklearn', format: pickleFormatOf(target) } };
-  if (/\.(json|ubj|bst|model)$/i.test(target)) {
-    const format = target.endsWith('.json') ? 'json' : target.endsWith('.ubj') ? 'ubj' : undefined;
-    return { file: target, source: { kind: 'xgboost', format } };
-  }
+  if (/\.(json|ubj|bst|model)$/i.test(target)) return { file: target, source: { kind: 'xgboost', format: xgboostFormatOf(target) } };
   return undefined;
 }
 
@@ -97,12 +90,7 @@ async function convertMlflow(dir: string): Promise<Converted> {
     onnx = await readShared(s.modelPath);
     graph = await onnxGraph(onnx, s.modelPath);
   } else {
-    if (s.flavor === 'xgboost' && s.modelFormat === 'deprecated') throw new Error(`${s.modelPath} is in XGBoost's deprecated binary format, which Tessera cannot read`);
-    const file = s.flavor === 'sklearn' ? s.picklePath : s.modelPath;
-    const source: ConversionSource =
-      s.flavor === 'sklearn'
-        ? { kind: 'sklearn', format: s.serializationFormat }
-        : { kind: 'xgboost', modelClass: s.modelClass, format: s.modelFormat === 'json' || s.modelFormat === 'ubj' ? s.modelFormat : undefined };
+    const { file, source } = flavorSource(s); // the mlflow runtime's own reading of the flavor
     const model = convertSource(await readFile(file), source);
     onnx = model.onnx;
     graph = graphOf(model);
@@ -123,7 +111,7 @@ async function convertMlflow(dir: string): Promise<Converted> {
 }
 
 async function convert(model: string): Promise<Converted> {
-  if (looksLikeUri(model)) return convertMlflow((await resolveModelUri(model)).dir);
+  if (isModelUri(model)) return convertMlflow((await resolveModelUri(model)).dir);
   const full = path.resolve(model);
   if (!existsSync(full)) throw new UsageError(`-m ${model}: no such file or folder`);
   if (statSync(full).isDirectory() && existsSync(path.join(full, MLMODEL_FILE))) return convertMlflow(full);
@@ -143,35 +131,31 @@ async function convert(model: string): Promise<Converted> {
   };
 }
 
+interface ConvertOptions {
+  model: string;
+  output: string;
+  metadata: string | undefined;
+}
+
+export function parseConvertArgs(argv: string[]): ConvertOptions | 'help' {
+  const v = parseFlags(argv, {
+    'model-uri': { type: 'string', short: 'm' },
+    output: { type: 'string', short: 'o' },
+    metadata: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (v.help) return 'help';
+  const model = v['model-uri'];
+  const output = v.output;
+  if (model === undefined || output === undefined) throw new UsageError(`${model === undefined ? '-m/--model-uri' : '-o/--output'} is required`);
+  return { model, output, metadata: v.metadata };
+}
+
 /** Runs `tessera convert`; returns the exit code (0 done, 1 the model cannot be converted, 2 usage). */
 export async function convertCommand(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        'model-uri': { type: 'string', short: 'm' },
-        output: { type: 'string', short: 'o' },
-        metadata: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    process.stderr.write(`tessera convert: ${(error as Error).message}\n\n${CONVERT_HELP}\n`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(`${CONVERT_HELP}\n`);
-    return 0;
-  }
-  const model = values['model-uri'];
-  const output = values.output;
-  if (model === undefined || output === undefined) {
-    process.stderr.write(`tessera convert: ${model === undefined ? '-m/--model-uri' : '-o/--output'} is required\n\n${CONVERT_HELP}\n`);
-    return 2;
-  }
+  const options = commandOptions('tessera convert', CONVERT_HELP, () => parseConvertArgs(argv));
+  if (typeof options === 'number') return options;
+  const { model, output } = options;
   let converted: Converted;
   try {
     converted = await convert(model);
@@ -183,7 +167,7 @@ export async function convertCommand(argv: string[]): Promise<number> {
   const out = path.resolve(output);
   await writeFile(out, onnx);
   const metadata = `${JSON.stringify({ ...facts, onnx: out, bytes: onnx.byteLength }, null, 2)}\n`;
-  if (values.metadata !== undefined) await writeFile(path.resolve(values.metadata), metadata);
+  if (options.metadata !== undefined) await writeFile(path.resolve(options.metadata), metadata);
   else process.stdout.write(metadata);
   process.stderr.write(`tessera convert: wrote ${out} (${onnx.byteLength} bytes)${converted.description ? `: ${converted.description}` : ''}\n`);
   return 0;

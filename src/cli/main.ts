@@ -1,12 +1,13 @@
-// `tessera start [folder]`, `tessera --help`, `tessera --version`.
+// `tessera start [folder]`, `tessera --help`, `tessera --version`; the other commands (`serve`,
+// `predict`, `build-docker`, `convert`) parse their own flags and are imported only when run.
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { pino, type Logger } from 'pino';
 import type { z } from 'zod';
 import { SettingsError, loadServerSettings } from '../config/load.js';
 import { serverSettingsSchema } from '../config/schema.js';
+import { exitOnSignals } from '../lifecycle/signals.js';
 import { PACKAGE_VERSION, startServer } from '../server.js';
-import { SERVE_COMMANDS, SERVE_COMMANDS_HELP } from './serve-commands.js';
+import { cliLogger } from './command.js';
 
 const BUNDLED_SETTINGS = fileURLToPath(new URL('../../settings', import.meta.url));
 
@@ -16,13 +17,33 @@ const SETTING_FLAGS: Record<string, string> = Object.fromEntries(
 );
 const ALIASES: Record<string, string> = { workers: 'parallel_workers', port: 'http_port' };
 
+/**
+ * The commands with flags of their own, dispatched before `start`'s argument parsing (`-h` is
+ * --host for `serve`, as in MLflow). Imported lazily: `tessera start` does not load them.
+ */
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
+  serve: async (argv) => (await import('./serve.js')).serveMain(argv),
+  predict: async (argv) => (await import('./predict.js')).predictMain(argv),
+  'build-docker': async (argv) => (await import('./build-docker.js')).buildDockerMain(argv),
+  convert: async (argv) => (await import('./convert.js')).convertCommand(argv),
+};
+
+const USAGE = [
+  'Usage: tessera start [folder] [options]                serve a model repository (V2 REST and gRPC, metrics)',
+  '       tessera serve -m <model-uri> [options]          serve an MLflow model (mlflow models serve)',
+  '       tessera predict -m <model-uri> [options]        batch predictions without a server (mlflow models predict)',
+  '       tessera build-docker -m <model-uri> -n <image>  an image serving the model (mlflow models build-docker)',
+  '       tessera convert -m <model> -o <file.onnx>       write the ONNX graph a scikit-learn or XGBoost model is served as',
+  '       tessera <command> --help                        the command\'s own options',
+];
+
 function help(): string {
   const lines = [
-    'Usage: tessera start [folder] [options]',
-    ...SERVE_COMMANDS_HELP,
+    ...USAGE,
     '',
-    'Serves the models found under folder (default: the bundled settings/ folder) over the',
-    'V2 / Open Inference Protocol. folder/settings.json, if present, holds server settings.',
+    'start serves the models found under folder (default: the bundled settings/ folder) over the',
+    "V2 / Open Inference Protocol, and MLflow's /invocations when an MLflow model is among them.",
+    'folder/settings.json, if present, holds server settings.',
     'Precedence: defaults < settings.json < environment (TESSERA_<FIELD>, MLSERVER_<FIELD>) < flags.',
     '',
     'Options:',
@@ -37,17 +58,8 @@ function help(): string {
   return lines.join('\n');
 }
 
-function makeLogger(level: string): Logger {
-  // Pretty lines for a person at a terminal, JSON for everything else (log collectors).
-  if (process.stdout.isTTY) {
-    return pino({ level, transport: { target: 'pino-pretty', options: { colorize: true } } });
-  }
-  return pino({ level });
-}
-
 export async function main(argv: string[]): Promise<number> {
-  if (argv[0] !== undefined && Object.hasOwn(SERVE_COMMANDS, argv[0])) return SERVE_COMMANDS[argv[0]](argv.slice(1));
-  if (argv[0] === 'convert') return (await import('./convert.js')).convertCommand(argv.slice(1));
+  if (argv[0] !== undefined && Object.hasOwn(COMMANDS, argv[0])) return COMMANDS[argv[0]](argv.slice(1));
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
     help: { type: 'boolean', short: 'h' },
     version: { type: 'boolean', short: 'v' },
@@ -92,7 +104,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`tessera: ${error.message}\n`);
     return 2;
   }
-  const logger = makeLogger(level);
+  const logger = cliLogger(level);
 
   let server;
   try {
@@ -105,31 +117,6 @@ export async function main(argv: string[]): Promise<number> {
     logger.fatal({ err: error }, 'start-up failed');
     return 1;
   }
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) {
-      logger.warn({ signal }, 'second signal: exiting now');
-      logger.flush();
-      // Exiting while a worker is inside an onnxruntime run aborts the process (a C++ exception as
-      // the thread is torn down, exit 134 with a core dump): then the process kills itself instead.
-      if (server.pool.inNativeCall()) process.kill(process.pid, 'SIGKILL');
-      process.exit(1);
-    }
-    stopping = true;
-    logger.info({ signal }, 'shutting down: readiness answers 503; admitted requests finish (a second signal exits at once)');
-    server.close().then(
-      () => {
-        logger.info('stopped');
-        logger.flush();
-        process.exit(0);
-      },
-      (error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+  exitOnSignals({ close: () => server.close(), inNativeCall: () => server.pool.inNativeCall() }, logger);
   return -1; // keep running
 }

@@ -8,7 +8,6 @@ import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
-import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import type { Logger } from 'pino';
 import { BatchingBackend } from '../batching/backend.js';
@@ -22,16 +21,15 @@ import { StatisticsStore } from '../core/statistics.js';
 import type { Tensor } from '../core/tensor.js';
 import { MlflowError, MlflowModelError } from '../mlflow/errors.js';
 import type { DecodedInvocation } from '../mlflow/invocations/decode.js';
-import { readMLmodel, servable, type MLmodel, type ServableFlavor } from '../mlflow/mlmodel.js';
-import type { ModelConfiguration } from '../core/model-config.js';
-import { createServingPlan, responseShape, type ResponseShape, type ServingPlan } from '../mlflow/plan.js';
+import { responseShape, type ServingPlan } from '../mlflow/plan.js';
 import { MlflowRequestAdapter } from '../mlflow/serving.js';
 import { DEFAULT_CHUNK_ROWS, PredictionsCsvWriter, PredictionsJsonWriter, readCsvChunks, readJsonInput, splitRows } from '../mlflow/predict-input.js';
 import { resolveModelUri } from '../mlflow/uri.js';
 import { runtimes } from '../runtimes/registry.js';
 import { PACKAGE_VERSION } from '../server.js';
 import { defaultWorkerCount, WorkerPool } from '../workers/pool.js';
-import { cliLogger, mlflowModelEntry, numberOption, UsageError } from './serve-model.js';
+import { cliLogger, commandOptions, ignoredFlagWarnings, numberOption, parseFlags, UsageError } from './command.js';
+import { checkServable, mlflowModelEntry } from './serve-model.js';
 
 /** JSON input is parsed whole (MLflow's formats are not streamable): refuse what cannot fit. */
 export const MAX_JSON_INPUT_BYTES = 512 * 1024 * 1024;
@@ -56,13 +54,14 @@ Options:
   -t, --content-type TYPE    input format: json (default) or csv
       --output-format TYPE   json ({"predictions": …}, as /invocations answers) or csv (one row per input
                              row); default csv when the output file ends in .csv, else json
-  -w, --workers N            inference worker threads (default: cores - 1)   [env MLFLOW_MODELS_WORKERS]
+  -w, --workers N            inference worker threads (default: CPUs - 1, at least 1) [env MLFLOW_MODELS_WORKERS]
       --chunk-rows N         rows per chunk handed to a worker (default ${DEFAULT_CHUNK_ROWS})
       --log-level LEVEL      log level on standard error (default warn)
-      --help                 this help
+  -h, --help                 this help
   --env-manager, --install-mlflow, -r/--pip-requirements-override, --env: MLflow's, accepted and ignored.
 
-A progress bar is drawn on standard error when it is a terminal. Errors are MLflow's messages, exit 1.`;
+A progress bar is drawn on standard error when it is a terminal. Errors are MLflow's messages, exit 1;
+usage mistakes exit 2.`;
 
 export interface PredictOptions {
   modelUri: string;
@@ -77,32 +76,21 @@ export interface PredictOptions {
 }
 
 export function parsePredictArgs(argv: string[], env: NodeJS.ProcessEnv): PredictOptions | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        'model-uri': { type: 'string', short: 'm' },
-        'input-path': { type: 'string', short: 'i' },
-        'output-path': { type: 'string', short: 'o' },
-        'content-type': { type: 'string', short: 't' },
-        'output-format': { type: 'string' },
-        workers: { type: 'string', short: 'w' },
-        'chunk-rows': { type: 'string' },
-        'log-level': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-        'env-manager': { type: 'string' },
-        'install-mlflow': { type: 'boolean' },
-        'pip-requirements-override': { type: 'string', short: 'r' },
-        env: { type: 'string', multiple: true },
-      },
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const v = parsed.values;
+  const v = parseFlags(argv, {
+    'model-uri': { type: 'string', short: 'm' },
+    'input-path': { type: 'string', short: 'i' },
+    'output-path': { type: 'string', short: 'o' },
+    'content-type': { type: 'string', short: 't' },
+    'output-format': { type: 'string' },
+    workers: { type: 'string', short: 'w' },
+    'chunk-rows': { type: 'string' },
+    'log-level': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+    'env-manager': { type: 'string' },
+    'install-mlflow': { type: 'boolean' },
+    'pip-requirements-override': { type: 'string', short: 'r' },
+    env: { type: 'string', multiple: true },
+  });
   if (v.help) return 'help';
   if (!v['model-uri']) throw new UsageError("Missing option '-m' / '--model-uri'");
   const contentType = (v['content-type'] ?? 'json').toLowerCase();
@@ -126,9 +114,7 @@ export function parsePredictArgs(argv: string[], env: NodeJS.ProcessEnv): Predic
       defaultWorkerCount(),
     chunkRows: numberOption(v['chunk-rows'], '--chunk-rows', (n) => Number.isInteger(n) && n >= 1, 'a whole number of rows >= 1') ?? DEFAULT_CHUNK_ROWS,
     logLevel: v['log-level'] ?? 'warn',
-    warnings: Object.keys(IGNORED_FLAGS)
-      .filter((flag) => v[flag as keyof typeof v] !== undefined)
-      .map((flag) => `--${flag} is ignored: ${IGNORED_FLAGS[flag]}`),
+    warnings: ignoredFlagWarnings(v, IGNORED_FLAGS),
   };
 }
 
@@ -136,15 +122,15 @@ export function parsePredictArgs(argv: string[], env: NodeJS.ProcessEnv): Predic
 export interface LocalModel {
   dataplane: DataPlane;
   entry: ModelVersion;
-  plan: ServingPlan;
+  /** The mlflow runtime's request adapter: the serving plan and the outputs /invocations computes. */
+  adapter: MlflowRequestAdapter;
   logger: Logger;
   close(): Promise<void>;
 }
 
 export async function loadLocalModel(modelUri: string, options: { workers: number; logger: Logger; env: NodeJS.ProcessEnv }): Promise<LocalModel> {
   const resolved = await resolveModelUri(modelUri, { env: options.env });
-  const mlmodel = await readMLmodel(resolved.dir);
-  const flavor = servable(mlmodel);
+  await checkServable(resolved.dir); // another flavor is refused before any worker starts
   // A batch job: no request timeout (MLflow's predict has none).
   const model = mlflowModelEntry(resolved, { env: options.env, requestTimeout: 0 });
   const pool = new WorkerPool({ workers: options.workers, logger: options.logger });
@@ -164,23 +150,15 @@ export async function loadLocalModel(modelUri: string, options: { workers: numbe
     await pool.started();
     await loader.load(entry);
     if (entry.state !== 'READY' || entry.config === undefined) throw new MlflowModelError(`Cannot load the model in '${resolved.dir}': ${entry.reason}`, 'INVALID_PARAMETER_VALUE');
+    // mlflowModelEntry loads the model with the mlflow runtime, whose adapter this always is.
+    const adapter = entry.config.adapted?.adapter;
+    if (!(adapter instanceof MlflowRequestAdapter)) throw new Error(`model ${entry.name}: the mlflow runtime made no MLflow request adapter`);
     dataplane.startupComplete = true;
-    const plan = servingPlanOf(entry.config, mlmodel, flavor.flavor);
-    return { dataplane, entry, plan, logger: options.logger, close: () => pool.close() };
+    return { dataplane, entry, adapter, logger: options.logger, close: () => pool.close() };
   } catch (error) {
     await pool.close();
     throw error;
   }
-}
-
-/**
- * The model's serving plan: the one its runtime made (the mlflow runtime's adapter carries it), else
- * one made here from the MLmodel and the runtime's own inputs and outputs.
- */
-function servingPlanOf(config: ModelConfiguration, mlmodel: MLmodel, flavor: ServableFlavor): ServingPlan {
-  const made = (config.adapted?.adapter as { plan?: ServingPlan } | undefined)?.plan;
-  if (made !== undefined) return made;
-  return createServingPlan(mlmodel, flavor, config.adapted?.inputs ?? config.inputs, config.adapted?.outputs ?? config.outputs);
 }
 
 /** Counts the bytes passing through (the progress bar's position in the input file). */
@@ -246,13 +224,11 @@ async function* inputChunks(source: Readable, plan: ServingPlan, options: Predic
  * input order. Returns the rows predicted.
  */
 export async function predictStream(model: LocalModel, source: Readable, out: Writable, options: PredictOptions, onRows: (n: number) => void = () => undefined): Promise<number> {
-  const { dataplane, entry, plan } = model;
+  const { dataplane, entry, adapter } = model;
+  const plan = adapter.plan;
   // Two chunks per worker holding the model: one running, the next ready at hand.
   const window = 2 * Math.max(1, entry.config?.instances ?? options.workers);
   const outputNames = plan.runtimeOutputs.map((o) => o.name);
-  // The outputs /invocations computes for each response shape (the mlflow runtime's adapter).
-  const adapter = entry.config?.adapted?.adapter;
-  const invocationOutputs = adapter instanceof MlflowRequestAdapter ? (shape: ResponseShape) => adapter.invocationOutputs(shape) : undefined;
   let writer: PredictionsJsonWriter | PredictionsCsvWriter | undefined;
   const makeWriter = (shape = responseShape(plan, options.contentType === 'csv')): PredictionsJsonWriter | PredictionsCsvWriter =>
     options.outputFormat === 'csv' ? new PredictionsCsvWriter(out, shape) : new PredictionsJsonWriter(out, shape, { outputNames });
@@ -270,7 +246,8 @@ export async function predictStream(model: LocalModel, source: Readable, out: Wr
       writer ??= makeWriter(chunk.response);
       const ctx = createContext({ protocol: 'mlflow', logger: model.logger });
       // The chunk holds the runtime's own inputs already (decoded with the plan, as /invocations does).
-      const request = { inputs: chunk.inputs, ...(invocationOutputs === undefined ? {} : { outputs: invocationOutputs(chunk.response).map((name) => ({ name })) }) };
+      // The outputs /invocations computes for this response shape.
+      const request = { inputs: chunk.inputs, outputs: adapter.invocationOutputs(chunk.response).map((name) => ({ name })) };
       const outputs = dataplane.infer({ model: entry.name, version: entry.version }, request, ctx, { runtimeInputs: true }).then((r) => r.outputs);
       outputs.catch(() => undefined); // awaited in order below; a failure ends the run there
       inflight.push({ rows: chunk.rows, outputs });
@@ -294,18 +271,8 @@ function describe(error: unknown): string {
 }
 
 export async function predictMain(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  let options;
-  try {
-    options = parsePredictArgs(argv, env);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`tessera predict: ${error.message}\n\n${PREDICT_HELP}\n`);
-    return 2;
-  }
-  if (options === 'help') {
-    process.stdout.write(`${PREDICT_HELP}\n`);
-    return 0;
-  }
+  const options = commandOptions('tessera predict', PREDICT_HELP, () => parsePredictArgs(argv, env));
+  if (typeof options === 'number') return options;
   // Logs go to standard error: standard output may be the predictions.
   const logger = cliLogger(options.logLevel, 2);
   for (const w of options.warnings) logger.warn(w);

@@ -9,7 +9,6 @@
 // else unversioned.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { pino, type Logger } from 'pino';
 import { parse as parseYaml } from 'yaml';
 import { settingsReader } from '../config/load.js';
 import type { DiscoveredModel } from '../core/repository.js';
@@ -82,20 +81,5 @@ export async function checkServable(dir: string): Promise<void> {
   servable(await readMLmodel(dir));
 }
 
-/** Pretty lines for a person at a terminal, JSON for everything else (log collectors). */
-export function cliLogger(level: string, destination: 1 | 2 = 1): Logger {
-  const tty = destination === 1 ? process.stdout.isTTY : process.stderr.isTTY;
-  if (tty) return pino({ level, transport: { target: 'pino-pretty', options: { colorize: true, destination } } });
-  return pino({ level }, pino.destination({ fd: destination, sync: destination === 2 }));
-}
-
-/** A number from a flag or a variable, or a message naming where the bad value came from. */
-export function numberOption(value: string | undefined, what: string, check: (n: number) => boolean, expected: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || !check(n)) throw new UsageError(`${what} has value ${JSON.stringify(value)}; expected ${expected}`);
-  return n;
-}
-
-/** A command-line mistake: printed with the command's usage, exit code 2. */
-export class UsageError extends Error {}
+// Tests import UsageError from here too; it lives with the other shared argument handling.
+export { UsageError } from './command.js';

@@ -3,14 +3,15 @@
 // the V2 REST routes for the same model, and /metrics. gRPC is off unless --grpc-port is given.
 // With --watch, a models:/ URI naming an alias, a stage or `latest` is followed: when it moves to
 // another version, that version loads beside the old one and takes the traffic once ready.
-import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
 import { SettingsError } from '../config/load.js';
 import type { DiscoveredModel } from '../core/repository.js';
+import { exitOnSignals } from '../lifecycle/signals.js';
 import { MlflowModelError } from '../mlflow/errors.js';
 import { resolveModelUri, type ResolvedModel } from '../mlflow/uri.js';
 import { startServer, type RunningServer } from '../server.js';
-import { checkServable, cliLogger, DEFAULT_MODEL_NAME, mlflowModelEntry, numberOption, UsageError } from './serve-model.js';
+import { cliLogger, commandOptions, firstSet, ignoredFlagWarnings, numberOption, parseFlags, UsageError } from './command.js';
+import { checkServable, DEFAULT_MODEL_NAME, mlflowModelEntry } from './serve-model.js';
 import { RegistryWatcher, watchable } from './watch.js';
 
 /** MLflow flags that have no meaning for Tessera (no Python environments): accepted, warned about. */
@@ -33,21 +34,22 @@ Options:
                              (runs:/ and models:/ read the file store of MLFLOW_TRACKING_URI, default ./mlruns)
   -h, --host HOST            address to listen on (default 127.0.0.1)      [env MLFLOW_HOST]
   -p, --port PORT            port (default 5000; 0 picks a free one)      [env MLFLOW_PORT]
-  -w, --workers N            inference worker threads (default: cores - 1) [env MLFLOW_MODELS_WORKERS]
+  -w, --workers N            inference worker threads (default: CPUs - 1, at least 1) [env MLFLOW_MODELS_WORKERS]
   -t, --timeout SECONDS      request timeout, intake to answer; then 504 (default 60; 0: none)
                                                                            [env MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT]
       --name NAME            V2 model name (default ${DEFAULT_MODEL_NAME})              [env MLSERVER_MODEL_NAME]
       --watch SECONDS        poll the registry every SECONDS and follow the alias, stage or latest
                              version the models:/ URI names, switching versions without a failed request
       --grpc-port PORT       also serve V2 gRPC on PORT (default: no gRPC)
-      --log-level LEVEL      fatal, error, warn, info, debug, trace, silent (default info)
+      --log-level LEVEL      fatal, error, warn, info, debug, trace, silent (default info) [env TESSERA_LOG_LEVEL]
       --help                 this help
   --env-manager, --no-conda, --install-mlflow, --enable-mlserver: MLflow's, accepted and ignored.
 
 Precedence: defaults < TESSERA_<FIELD> / MLSERVER_<FIELD> < MLFLOW_* variables < flags; every other
 server setting (e.g. TESSERA_HTTP_MAX_INPUT_SIZE) and model setting (TESSERA_MODEL_MAX_BATCH_SIZE)
-applies as for \`tessera start\`. Other registries than a local file store are not read: download the
-model first (mlflow artifacts download) and serve the folder.`;
+applies as for \`tessera start\`, and SIGTERM shuts down as it does (admitted requests finish;
+TESSERA_DRAIN_DELAY, TESSERA_SHUTDOWN_GRACE). Other registries than a local file store are not read:
+download the model first (mlflow artifacts download) and serve the folder.`;
 
 export interface ServeOptions {
   modelUri: string;
@@ -64,62 +66,46 @@ export interface ServeOptions {
   warnings: string[];
 }
 
-const first = (...values: (string | undefined)[]): string | undefined => values.find((v) => v !== undefined && v !== '');
-
 /** Parses `serve`'s arguments with the environment under them; throws UsageError. */
 export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeOptions | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        'model-uri': { type: 'string', short: 'm' },
-        host: { type: 'string', short: 'h' },
-        port: { type: 'string', short: 'p' },
-        workers: { type: 'string', short: 'w' },
-        timeout: { type: 'string', short: 't' },
-        name: { type: 'string' },
-        watch: { type: 'string' },
-        'grpc-port': { type: 'string' },
-        'log-level': { type: 'string' },
-        help: { type: 'boolean' },
-        'env-manager': { type: 'string' },
-        'no-conda': { type: 'boolean' },
-        'install-mlflow': { type: 'boolean' },
-        'enable-mlserver': { type: 'boolean' },
-      },
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const v = parsed.values;
+  const v = parseFlags(argv, {
+    'model-uri': { type: 'string', short: 'm' },
+    host: { type: 'string', short: 'h' },
+    port: { type: 'string', short: 'p' },
+    workers: { type: 'string', short: 'w' },
+    timeout: { type: 'string', short: 't' },
+    name: { type: 'string' },
+    watch: { type: 'string' },
+    'grpc-port': { type: 'string' },
+    'log-level': { type: 'string' },
+    help: { type: 'boolean' },
+    'env-manager': { type: 'string' },
+    'no-conda': { type: 'boolean' },
+    'install-mlflow': { type: 'boolean' },
+    'enable-mlserver': { type: 'boolean' },
+  });
   if (v.help) return 'help';
-  const warnings = Object.keys(IGNORED_FLAGS)
-    .filter((flag) => v[flag as keyof typeof v] !== undefined)
-    .map((flag) => `--${flag} is ignored: ${IGNORED_FLAGS[flag]}`);
   if (v['model-uri'] === undefined || v['model-uri'] === '') throw new UsageError("Missing option '-m' / '--model-uri'");
   const port = (value: string | undefined, what: string): number | undefined =>
     numberOption(value, what, (n) => Number.isInteger(n) && n >= 0 && n <= 65535, 'a port number 0-65535');
   const portFlag = v.port !== undefined ? port(v.port, '--port') : undefined;
   const portEnv = portFlag === undefined && env.MLFLOW_PORT ? port(env.MLFLOW_PORT, 'MLFLOW_PORT') : undefined;
-  const portBase = first(env.TESSERA_HTTP_PORT, env.MLSERVER_HTTP_PORT);
-  const workersText = first(v.workers, env.MLFLOW_MODELS_WORKERS, env.TESSERA_PARALLEL_WORKERS, env.MLSERVER_PARALLEL_WORKERS);
+  const portBase = firstSet(env.TESSERA_HTTP_PORT, env.MLSERVER_HTTP_PORT);
+  const workersText = firstSet(v.workers, env.MLFLOW_MODELS_WORKERS, env.TESSERA_PARALLEL_WORKERS, env.MLSERVER_PARALLEL_WORKERS);
   const workersFrom = v.workers !== undefined ? '--workers' : env.MLFLOW_MODELS_WORKERS ? 'MLFLOW_MODELS_WORKERS' : 'TESSERA_PARALLEL_WORKERS';
   const timeoutFrom = v.timeout !== undefined ? '--timeout' : 'MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT';
   const watch = numberOption(v.watch, '--watch', (n) => n > 0 && n <= 86_400, 'seconds between registry polls (> 0)');
   return {
     modelUri: v['model-uri'],
-    host: first(v.host, env.MLFLOW_HOST, env.TESSERA_HOST, env.MLSERVER_HOST) ?? '127.0.0.1',
+    host: firstSet(v.host, env.MLFLOW_HOST, env.TESSERA_HOST, env.MLSERVER_HOST) ?? '127.0.0.1',
     port: portFlag ?? portEnv ?? (portBase !== undefined ? port(portBase, 'TESSERA_HTTP_PORT')! : 5000),
     workers: numberOption(workersText, workersFrom, (n) => Number.isInteger(n) && n >= 1, 'a whole number of workers >= 1'),
-    timeout: numberOption(first(v.timeout, env.MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT), timeoutFrom, (n) => n >= 0, 'seconds >= 0'),
-    name: first(v.name),
+    timeout: numberOption(firstSet(v.timeout, env.MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT), timeoutFrom, (n) => n >= 0, 'seconds >= 0'),
+    name: firstSet(v.name),
     watch,
     grpcPort: port(v['grpc-port'], '--grpc-port'),
-    logLevel: first(v['log-level'], env.TESSERA_LOG_LEVEL, env.MLSERVER_LOG_LEVEL) ?? 'info',
-    warnings,
+    logLevel: firstSet(v['log-level'], env.TESSERA_LOG_LEVEL, env.MLSERVER_LOG_LEVEL) ?? 'info',
+    warnings: ignoredFlagWarnings(v, IGNORED_FLAGS),
   };
 }
 
@@ -193,18 +179,8 @@ export async function startServe(options: ServeOptions, logger: Logger, env: Nod
 }
 
 export async function serveMain(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  let options;
-  try {
-    options = parseServeArgs(argv, env);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`tessera serve: ${error.message}\n\n${SERVE_HELP}\n`);
-    return 2;
-  }
-  if (options === 'help') {
-    process.stdout.write(`${SERVE_HELP}\n`);
-    return 0;
-  }
+  const options = commandOptions('tessera serve', SERVE_HELP, () => parseServeArgs(argv, env));
+  if (typeof options === 'number') return options;
   const logger = cliLogger(options.logLevel);
   let serving: ServeResult;
   try {
@@ -223,27 +199,7 @@ export async function serveMain(argv: string[], env: NodeJS.ProcessEnv = process
     logger.flush();
     return 1;
   }
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) {
-      logger.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
-    stopping = true;
-    logger.info({ signal }, 'shutting down: finishing in-flight requests');
-    serving.close().then(
-      () => {
-        logger.info('stopped');
-        logger.flush();
-        process.exit(0);
-      },
-      (error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+  // The same graceful shutdown as `tessera start` (drain, finish admitted requests), the watcher stopped first.
+  exitOnSignals({ close: () => serving.close(), inNativeCall: () => serving.server.pool.inNativeCall() }, logger);
   return -1; // keep running
 }

@@ -4,8 +4,11 @@
 // shutdown sequence use, deriving the defaults that depend on the machine or on other settings.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-
-const MI = 1024 * 1024;
+import { DEFAULT_TENSOR_LIMITS, type TensorLimits } from '../core/limits.js';
+import type { GrpcConnectionLimits } from '../grpc/limits.js';
+import type { HttpLimits } from '../http/limits.js';
+import type { ShutdownTiming } from '../lifecycle/shutdown.js';
+import type { ServerSettings } from './schema.js';
 
 const seconds = z.number().min(0);
 const ms = z.number().int().min(0);
@@ -64,13 +67,13 @@ export const limitsSettingsShape = {
     .int()
     .positive()
     .max(2 ** 31 - 1)
-    .default(64 * MI)
+    .default(DEFAULT_TENSOR_LIMITS.maxTensorElements)
     .describe('most elements in one input tensor; a larger shape gets 400 / RESOURCE_EXHAUSTED before anything is allocated'),
   max_request_elements: z
     .number()
     .int()
     .positive()
-    .default(64 * MI)
+    .default(DEFAULT_TENSOR_LIMITS.maxRequestElements)
     .describe('most elements in all inputs of one request together; more get 400 / RESOURCE_EXHAUSTED'),
   strict_readiness: z
     .boolean()
@@ -112,46 +115,14 @@ export function defaultConnectionCap(fileLimit: number | undefined): number {
 }
 
 /** The settings resolveLimits reads (the server settings schema's output has them all). */
-export interface LimitsSettingsInput {
-  http_request_timeout: number;
-  http_headers_timeout: number;
-  http_keep_alive_timeout: number;
-  http_idle_timeout: number;
-  http_max_connections: number | null;
-  http_max_inflight_bytes: number | null;
-  http_max_input_size: number;
-  grpc_max_connection_idle: number;
-  grpc_max_connection_age: number;
-  grpc_max_connection_age_grace: number;
-  grpc_max_connections: number | null;
-  grpc_stream_reset_burst: number;
-  grpc_stream_reset_rate: number;
-  max_tensor_elements: number;
-  max_request_elements: number;
-  drain_delay: number;
-  shutdown_grace?: number | undefined;
-  parallel_workers_timeout?: number | undefined;
-}
+export type LimitsSettingsInput = Pick<ServerSettings, keyof typeof limitsSettingsShape | 'http_max_input_size' | 'parallel_workers_timeout'>;
 
+/** The limits as the listeners, the tensor decoders and the shutdown sequence take them. */
 export interface ResolvedLimits {
-  http: {
-    requestTimeoutMs: number;
-    headersTimeoutMs: number;
-    keepAliveTimeoutMs: number;
-    idleTimeoutMs: number;
-    maxConnections: number;
-    maxInflightBytes: number;
-  };
-  grpc: {
-    maxConnectionIdleMs: number;
-    maxConnectionAgeMs: number;
-    maxConnectionAgeGraceMs: number;
-    maxConnections: number;
-    streamResetBurst: number;
-    streamResetRate: number;
-  };
-  tensors: { maxTensorElements: number; maxRequestElements: number };
-  shutdown: { drainDelayMs: number; graceMs: number };
+  http: HttpLimits;
+  grpc: GrpcConnectionLimits;
+  tensors: TensorLimits;
+  shutdown: ShutdownTiming;
 }
 
 /** The limits in the units their users take, with derived defaults filled in. */

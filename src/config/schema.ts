@@ -131,6 +131,10 @@ export const modelParametersSchema = z
     format: z.string().optional(),
     extra: z.record(z.string(), z.unknown()).optional().describe("the runtime's options (validated by the runtime's own schema)"),
     instance_count: z.number().int().min(1).optional().describe('workers that load this model (default: all)'),
+    execution: z
+      .enum(['auto', 'inline', 'workers'])
+      .optional()
+      .describe('where requests run: auto (default: on the main thread when measured runs take microseconds), inline (always on the main thread), workers (never)'),
   });
 
 export const modelSettingsSchema = z.looseObject({

@@ -26,6 +26,11 @@ export function pickleFormatOf(file: string): PickleFormat {
   return file.endsWith('.joblib') ? 'joblib' : 'pickle';
 }
 
+/** The XGBoost format a file name implies (model.json, model.ubj); undefined: told from the bytes. */
+export function xgboostFormatOf(file: string): 'json' | 'ubj' | undefined {
+  return file.endsWith('.json') ? 'json' : file.endsWith('.ubj') ? 'ubj' : undefined;
+}
+
 const LEGACY_XGBOOST =
   "the file is in XGBoost's legacy binary format (what save_model wrote to model.bst or *.model before XGBoost 2.0), which Tessera cannot read: " +
   "load it with XGBoost and save it again as JSON or UBJSON (booster.save_model('model.json') or 'model.ubj')";

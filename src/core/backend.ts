@@ -1,11 +1,10 @@
 // What the dataplane needs from whatever runs models (the scheduler in front of the worker pool):
 // the backend interface, and the model spec that describes one load of a model version to it.
 // Declared here, implemented above (batching/, workers/): core imports no other room.
-import type { QueueSettings } from './scheduling.js';
-import type { RequestTrace } from './statistics.js';
+import type { QueueSettings, RequestOptions } from './scheduling.js';
 import type { ModelSettings } from './settings.js';
 import type { Tensor } from './tensor.js';
-import type { Parameters, TensorMetadata } from './types.js';
+import type { TensorMetadata } from './types.js';
 
 /**
  * A model's bytes, read (or made, by a runtime's `prepare` step) once per load and shared by every
@@ -65,24 +64,7 @@ export interface LoadResult {
   loadMs: number;
 }
 
-/** Per-request scheduling options, from request parameters, the context and the connection. */
-export interface RequestOptions {
-  /** Priority level, 1 (highest) .. the model's levels; absent: the model's default. */
-  priority?: number;
-  /** Longest wait in the queue, ms (Triton's `timeout` parameter); absent: the model's queue_timeout. */
-  timeoutMs?: number;
-  /** Absolute deadline of the whole request, ms since the epoch: a request still queued then leaves. */
-  deadline?: number;
-  /**
-   * The signal that the client went away (or the deadline passed), made on demand: only a request
-   * that has to queue needs one.
-   */
-  cancellation?: () => AbortSignal;
-  /** Receives the request's time queued and its execution's compute times. */
-  trace?: RequestTrace;
-  /** The request's parameters (control keys left out), for runtimes that read them. */
-  parameters?: Parameters;
-}
+export type { RequestOptions } from './scheduling.js';
 
 /** What runs models: the scheduler and worker pool. */
 export interface InferenceBackend {

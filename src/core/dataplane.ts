@@ -1,7 +1,7 @@
 // The protocol-agnostic dataplane: health, metadata and inference. HTTP, gRPC and MLflow routes
 // build a request context, call these methods and only translate wire formats.
 import type { InferenceBackend, ModelSpec, RequestOptions } from './backend.js';
-import { earliest, type RequestContext } from './context.js';
+import type { RequestContext } from './context.js';
 import { Lifecycle } from './lifecycle.js';
 import { deadlineExceeded, failureReason, invalidInput, modelNotReady, TesseraError } from './errors.js';
 import type { ModelConfiguration } from './model-config.js';
@@ -158,9 +158,8 @@ export class DataPlane {
    * inputs are checked against the runtime's own.
    */
   async infer(target: ModelTarget, request: InferenceRequest, ctx: RequestContext, how: InferOptions = {}): Promise<InferenceResponse> {
-    const intake = Date.now();
-    const { entry, config, spec } = this.servable(target);
     const started = performance.now();
+    const { entry, config, spec } = this.servable(target);
     const ref = { model: entry.name, version: entry.version };
     try {
       const adapted = config.adapted;
@@ -172,9 +171,23 @@ export class DataPlane {
       options.trace = trace;
       const echoed = echoParameters(request.parameters);
       if (echoed !== undefined) options.parameters = echoed;
-      const modelDeadline = config.requestTimeoutMs > 0 ? intake + config.requestTimeoutMs : undefined;
-      const deadline = earliest(ctx.deadline, modelDeadline);
-      const outputs = await this.run(spec, inputs, outputNames, options, ctx, deadline, deadline === modelDeadline ? config : undefined);
+      // The deadline: the earlier of the client's (epoch ms, turned to this process's monotonic
+      // clock once, here) and the model's request_timeout from intake. The backend's scheduler
+      // enforces it, queued or running, from one heap and one timer: no timer per request.
+      const modelDeadline = config.requestTimeoutMs > 0 ? started + config.requestTimeoutMs : Infinity;
+      const clientDeadline = ctx.deadline === undefined ? Infinity : started + (ctx.deadline - Date.now());
+      if (clientDeadline < modelDeadline) options.deadline = clientDeadline;
+      else if (modelDeadline !== Infinity) {
+        options.deadline = modelDeadline;
+        options.modelTimeoutMs = config.requestTimeoutMs;
+      }
+      if (ctx.cancellation !== undefined) options.cancellation = ctx.cancellation;
+      let outputs: Tensor[];
+      try {
+        outputs = await this.backend.infer(spec, inputs, outputNames, options);
+      } catch (error) {
+        throw asDeadlineFailure(error, spec, options);
+      }
       const response: InferenceResponse = { modelName: entry.name, outputs };
       if (entry.version !== '') response.modelVersion = entry.version;
       if (request.id !== undefined) response.id = request.id;
@@ -185,60 +198,6 @@ export class DataPlane {
       this.observer.request(ref, { ok: false, durationNs: (performance.now() - started) * 1e6, reason: failureReason(error) });
       throw error;
     }
-  }
-
-  /**
-   * Hands a request to the backend, bounded by its deadline: at the deadline it fails with
-   * DEADLINE_EXCEEDED and, if still queued, leaves the queue (its cancellation signal fires).
-   * `byModel` is set when the model's request_timeout is the deadline (for the message).
-   */
-  private run(
-    spec: ModelSpec,
-    inputs: Tensor[],
-    outputs: string[],
-    options: RequestOptions,
-    ctx: RequestContext,
-    deadline: number | undefined,
-    byModel: ModelConfiguration | undefined,
-  ): Promise<Tensor[]> {
-    const client = ctx.cancellation;
-    if (deadline === undefined) {
-      if (client !== undefined) options.cancellation = client;
-      return this.backend.infer(spec, inputs, outputs, options);
-    }
-    const why = (): TesseraError =>
-      deadlineExceeded(
-        byModel !== undefined
-          ? `model ${spec.label} did not answer within its request_timeout of ${byModel.requestTimeoutMs / 1000} s`
-          : `the request's deadline passed before model ${spec.label} answered`,
-      );
-    const remaining = deadline - Date.now();
-    if (remaining <= 0) return Promise.reject(why());
-    options.deadline = deadline;
-    let expired: AbortController | undefined;
-    options.cancellation = () => {
-      expired ??= new AbortController();
-      const gone = client?.();
-      return gone === undefined ? expired.signal : AbortSignal.any([gone, expired.signal]);
-    };
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        (expired ??= new AbortController()).abort();
-        reject(why());
-      }, remaining);
-      this.backend.infer(spec, inputs, outputs, options).then(
-        (result) => {
-          clearTimeout(timer);
-          resolve(result);
-        },
-        (error: unknown) => {
-          clearTimeout(timer);
-          // A client whose deadline passed is cancelled by its transport (gRPC does): a deadline failure.
-          if (error instanceof TesseraError && error.code === 'CANCELLED' && Date.now() >= deadline) reject(why());
-          else reject(error);
-        },
-      );
-    });
   }
 
   /**
@@ -266,6 +225,20 @@ export class DataPlane {
     }
     return tritonModelConfig(entry.config);
   }
+}
+
+/**
+ * A client whose deadline passed is cancelled by its transport (gRPC does, at the deadline): that
+ * is a deadline failure, not a cancellation. Other errors pass unchanged.
+ */
+function asDeadlineFailure(error: unknown, spec: ModelSpec, options: RequestOptions): unknown {
+  const deadline = options.deadline;
+  if (!(error instanceof TesseraError) || error.code !== 'CANCELLED' || deadline === undefined || performance.now() < deadline) return error;
+  return deadlineExceeded(
+    options.modelTimeoutMs !== undefined
+      ? `model ${spec.label} did not answer within its request_timeout of ${options.modelTimeoutMs / 1000} s`
+      : `the request's deadline passed before model ${spec.label} answered`,
+  );
 }
 
 /** `priority` (1 highest .. levels; 0 = default) and `timeout` (µs in queue; 0 = default), as Triton. */
@@ -302,18 +275,26 @@ function echoParameters(parameters: Parameters | undefined): Parameters | undefi
   return any ? out : undefined;
 }
 
-/** Checks names, datatypes, ranks, fixed dims and element counts against the model metadata. */
+/**
+ * Checks names, datatypes, ranks, fixed dims and element counts against the model metadata. A
+ * linear search by name: models have a few inputs, and a Map and a Set per request cost more.
+ */
 export function validateInputs(entry: Pick<ModelConfiguration, 'name' | 'inputs'>, inputs: readonly Tensor[]): void {
-  const expected = new Map<string, TensorMetadata>(entry.inputs.map((t) => [t.name, t]));
-  const seen = new Set<string>();
-  for (const input of inputs) {
-    const meta = expected.get(input.name);
+  const expected = entry.inputs;
+  for (let k = 0; k < inputs.length; k++) {
+    const input = inputs[k];
+    let meta: TensorMetadata | undefined;
+    for (const m of expected) {
+      if (m.name === input.name) {
+        meta = m;
+        break;
+      }
+    }
     if (meta === undefined) {
-      const names = entry.inputs.map((t) => `'${t.name}'`).join(', ');
+      const names = expected.map((t) => `'${t.name}'`).join(', ');
       throw invalidInput(`unexpected input '${input.name}': model '${entry.name}' has inputs ${names}`);
     }
-    if (seen.has(input.name)) throw invalidInput(`input '${input.name}' is given more than once`);
-    seen.add(input.name);
+    for (let j = 0; j < k; j++) if (inputs[j].name === input.name) throw invalidInput(`input '${input.name}' is given more than once`);
     if (input.datatype !== meta.datatype) {
       throw invalidInput(`input '${input.name}': datatype ${input.datatype} does not match the model's ${meta.datatype}`);
     }
@@ -335,8 +316,11 @@ export function validateInputs(entry: Pick<ModelConfiguration, 'name' | 'inputs'
       throw invalidInput(`input '${input.name}': shape ${shapeText(input.shape)} needs ${count} elements but the data has ${length}`);
     }
   }
-  for (const meta of entry.inputs) {
-    if (!seen.has(meta.name)) throw invalidInput(`missing input '${meta.name}' (${meta.datatype} ${shapeText(meta.shape)})`);
+  // Every input given is known and given once: any missing one is among the model's others.
+  if (inputs.length < expected.length) {
+    for (const meta of expected) {
+      if (!inputs.some((i) => i.name === meta.name)) throw invalidInput(`missing input '${meta.name}' (${meta.datatype} ${shapeText(meta.shape)})`);
+    }
   }
 }
 

@@ -29,15 +29,15 @@ export class ElementBudget {
   take(where: string, shape: readonly number[]): number {
     let count = 1;
     for (const d of shape) count *= d; // doubles: an absurd shape overflows to a huge number or Infinity, never wraps
-    const shown = `[${shape.join(',')}]`;
+    const shown = (): string => `[${shape.join(',')}]`; // for the messages only: not made on every request
     if (count > this.limits.maxTensorElements) {
-      throw limitExceeded(`${where}: shape ${shown} has ${count} elements, more than max_tensor_elements (${this.limits.maxTensorElements})`);
+      throw limitExceeded(`${where}: shape ${shown()} has ${count} elements, more than max_tensor_elements (${this.limits.maxTensorElements})`);
     }
     // One dimension beyond the limit (with a 0 elsewhere, so no elements at all) is refused too:
     // runtimes cannot take such dims (ONNX Runtime's binding rejects dims past 2^31 - 1).
     const huge = shape.findIndex((d) => d > this.limits.maxTensorElements);
     if (huge >= 0) {
-      throw limitExceeded(`${where}: dimension ${huge} of shape ${shown} is larger than max_tensor_elements (${this.limits.maxTensorElements})`);
+      throw limitExceeded(`${where}: dimension ${huge} of shape ${shown()} is larger than max_tensor_elements (${this.limits.maxTensorElements})`);
     }
     this.total += count;
     if (this.total > this.limits.maxRequestElements) {

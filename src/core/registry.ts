@@ -78,6 +78,8 @@ export class ModelRegistry {
     }
     const unversioned = versions.get('');
     if (unversioned !== undefined) return unversioned;
+    // One version (the common case, asked on every request): it, without sorting a list.
+    if (versions.size === 1) return versions.values().next().value!;
     const ordered = this.versionsOf(name);
     return ordered.find((v) => v.state === 'READY') ?? ordered[0];
   }

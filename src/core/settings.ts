@@ -21,6 +21,8 @@ export interface ModelParameterSettings {
   format?: string;
   extra?: Record<string, unknown>;
   instance_count?: number;
+  /** Where requests run: on the workers, inline on the main thread, or chosen from measured run times (batching/inline.ts). */
+  execution?: 'auto' | 'inline' | 'workers';
   [key: string]: unknown;
 }
 

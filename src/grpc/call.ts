@@ -89,7 +89,7 @@ export function report(options: CallOptions, ctx: RequestContext, method: string
   const e = error === undefined ? undefined : asTesseraError(error);
   const code = grpc.status[e === undefined ? grpc.status.OK : (e.grpcCode as grpc.status)];
   const seconds = (performance.now() - started) / 1000;
-  options.metrics?.grpcSeconds.observe({ method, code }, seconds);
+  options.metrics?.observeGrpc(method, code, seconds);
   const internal = error !== undefined && (!(error instanceof TesseraError) || error.kind === 'internal');
   if (internal) ctx.log.error({ err: error, method }, 'gRPC call failed');
   else if (e !== undefined && options.logger.isLevelEnabled('debug')) ctx.log.debug({ method, code, reason: e.message }, 'gRPC call refused');
@@ -109,9 +109,14 @@ export function unary<Req, Res>(
   return (call, callback) => {
     const started = performance.now();
     const ctx = callContext(call as AnyCall, options, (call.request as { id?: string } | null)?.id);
-    Promise.resolve()
-      .then(() => options.authorize(ctx, method, call.metadata))
-      .then(() => handler(call.request, ctx, call))
+    // Without authentication (allowAll) the handler starts at once: two promise turns fewer per call.
+    const answer =
+      options.authorize === allowAll
+        ? new Promise<Res>((resolve) => resolve(handler(call.request, ctx, call)))
+        : Promise.resolve()
+            .then(() => options.authorize(ctx, method, call.metadata))
+            .then(() => handler(call.request, ctx, call));
+    answer
       .then(
         (result) => {
           callback(null, options.redact ? (options.redact.value(method, result) as Res) : result);

@@ -51,7 +51,7 @@ export interface ModelInferRequestMessage {
 export interface InferOutputMessage {
   name: string;
   datatype: string;
-  shape: string[];
+  shape: Long[];
   parameters: Record<string, InferParameterMessage>;
   contents?: TensorContentsMessage;
 }
@@ -101,7 +101,11 @@ export function decodeParameters(map: Record<string, InferParameterMessage> | un
   return any ? out : undefined;
 }
 
+/** What encodes an absent parameter map: one shared, empty, never written object (no garbage per call). */
+const NO_PARAMETERS: Record<string, InferParameterMessage> = Object.freeze({}) as Record<string, InferParameterMessage>;
+
 export function encodeParameters(parameters: Parameters | undefined): Record<string, InferParameterMessage> {
+  if (parameters === undefined) return NO_PARAMETERS;
   const out: Record<string, InferParameterMessage> = {};
   for (const [key, v] of Object.entries(parameters ?? {})) {
     if (typeof v === 'boolean') out[key] = { bool_param: v };
@@ -246,7 +250,8 @@ export function encodeInferResponse(response: InferenceResponse, raw: boolean): 
   const outputs: InferOutputMessage[] = [];
   const rawContents: Uint8Array[] = [];
   for (const o of response.outputs) {
-    const out: InferOutputMessage = { name: o.name, datatype: o.datatype, shape: o.shape.map(String), parameters: encodeParameters(o.parameters) };
+    // int64 dims as numbers: protobufjs encodes a number as readily as proto-loader's decimal string.
+    const out: InferOutputMessage = { name: o.name, datatype: o.datatype, shape: o.shape, parameters: encodeParameters(o.parameters) };
     if (raw) rawContents.push(encodeRaw(o.data));
     else out.contents = encodeContents(o.datatype, o.data);
     outputs.push(out);

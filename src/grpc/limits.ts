@@ -87,17 +87,8 @@ export function listenCapped(
 }
 
 /** Stops accepting connections on the listener made by listenCapped (open ones stay). */
-export function stopListening(server: grpc.Server): Promise<void> {
+export function stopListening(server: grpc.Server): void {
   const listener = listeners.get(server);
   listeners.delete(server);
-  if (listener === undefined) return Promise.resolve();
-  listener.close(); // accepting stops now; its callback would wait for the open connections
-  return Promise.resolve();
-}
-
-/** Connections open on the listener made by listenCapped (for tests and status). */
-export function openConnections(server: grpc.Server): Promise<number> {
-  const listener = listeners.get(server);
-  if (listener === undefined) return Promise.resolve(0);
-  return new Promise((resolve) => listener.getConnections((_e, n) => resolve(n ?? 0)));
+  listener?.close(); // accepting stops now; its callback would wait for the open connections
 }

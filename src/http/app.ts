@@ -107,19 +107,20 @@ export function createHttpApp(options: HttpOptions): FastifyInstance {
 
   // Content-Encoding: gzip / deflate request bodies are inflated before the body limit applies,
   // so the limit bounds the decompressed size.
-  app.addHook('preParsing', async (request, _reply, payload) => {
+  // A callback hook, not an async one: most bodies are not encoded, and that answer needs no promise.
+  app.addHook('preParsing', (request, _reply, payload, done) => {
     const encoding = request.headers['content-encoding']?.trim().toLowerCase();
-    if (encoding === undefined || encoding === '' || encoding === 'identity') return payload;
+    if (encoding === undefined || encoding === '' || encoding === 'identity') return done(null, payload);
     let inflater;
     if (encoding === 'gzip' || encoding === 'x-gzip') inflater = createGunzip();
     else if (encoding === 'deflate') inflater = createInflate();
-    else throw badRequest(`unsupported Content-Encoding '${encoding}': use gzip, deflate or identity`);
+    else return done(badRequest(`unsupported Content-Encoding '${encoding}': use gzip, deflate or identity`));
     // fastify checks Content-Length against the bytes received on the wire, not the inflated ones.
     const counted = inflater as typeof inflater & { receivedEncodedLength: number };
     counted.receivedEncodedLength = 0;
     payload.on('data', (chunk: Buffer) => (counted.receivedEncodedLength += chunk.length));
     payload.on('error', (error) => inflater.destroy(error));
-    return payload.pipe(inflater);
+    done(null, payload.pipe(inflater));
   });
 
   // After inflation, so the in-flight budget counts the bytes the server holds; and after the
@@ -132,7 +133,7 @@ export function createHttpApp(options: HttpOptions): FastifyInstance {
   if (metrics !== undefined || accessLog) {
     app.addHook('onResponse', (request, reply, done) => {
       const route = request.routeOptions.url ?? 'unmatched';
-      metrics?.httpSeconds.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+      metrics?.observeHttp(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
       if (accessLog) {
         request.log.info(
           { method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 1000) / 1000 },

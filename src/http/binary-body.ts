@@ -67,9 +67,13 @@ function flag(parameters: Parameters | undefined, key: string): boolean | undefi
   return typeof v === 'boolean' ? v : undefined;
 }
 
+const NONE: ReadonlySet<string> = new Set();
+
 /** Outputs to send binary: per-output binary_data, else the request's binary_data_output. */
-export function binaryOutputs(request: InferenceRequest, response: InferenceResponse, all: boolean): Set<string> {
+export function binaryOutputs(request: InferenceRequest, response: InferenceResponse, all: boolean): ReadonlySet<string> {
   const byDefault = all || flag(request.parameters, 'binary_data_output') === true;
+  // The common JSON request asks for nothing binary: no set made.
+  if (!byDefault && request.outputs === undefined) return NONE;
   const out = new Set<string>();
   for (const o of response.outputs) {
     const asked = request.outputs?.find((r) => r.name === o.name);

@@ -4,8 +4,9 @@
 //    sending, but every request and new connection is still served; HTTP answers carry
 //    `Connection: close`, so clients open fresh connections instead of reusing ones about to go.
 // 2. Closing: new requests get 503 (SHUTTING_DOWN) and gRPC connections get GOAWAY; the listeners
-//    stop accepting (after a drain delay, half a second later, so racing clients get a 503). Requests already admitted, queued or running, finish,
-//    until the shutdown grace (counted from the signal) ends.
+//    stop accepting (after a drain delay, half a second later, so racing clients get a 503).
+//    Requests already admitted, queued or running, finish, until the shutdown grace (counted
+//    from the signal) ends.
 // 3. What is still queued then could not start in time: it gets 503 / UNAVAILABLE (SHUTTING_DOWN).
 //    Executions already running always finish: a worker is never terminated inside an
 //    onnxruntime run, which would abort the whole process (exit 134, issue #14 finding 4).
@@ -91,7 +92,7 @@ function stopAcceptingHttp(app: FastifyInstance): { closed: Promise<void>; stop:
 /** Stops the gRPC server accepting (GOAWAY to every connection); resolves when its calls are done. */
 function stopAcceptingGrpc(server: grpc.Server | undefined): Promise<void> {
   if (server === undefined) return Promise.resolve();
-  void stopListening(server);
+  stopListening(server);
   return new Promise((resolve) => server.tryShutdown(() => resolve()));
 }
 

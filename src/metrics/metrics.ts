@@ -5,7 +5,7 @@
 // with a `_total` suffix; so does Tessera). Tessera's own metrics are prefixed `tessera_`, are
 // histograms where MLServer has summaries (histograms aggregate across replicas), and carry
 // `model` and `version` labels (version '' for an unversioned model).
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ExecutionTiming, FailureReason, InferenceObserver, ModelRef, RequestOutcome } from '../core/statistics.js';
 
 /** Seconds: from 50 µs (a tiny model's queue wait) to 60 s (a long batch or a stuck queue). */
@@ -23,6 +23,8 @@ export interface MetricsSources {
   pending(): { model: string; version: string; queued: number }[];
   /** Per worker: tasks in flight and seconds spent with at least one task, since start. */
   workers(): { worker: number; inflight: number; busySeconds: number }[];
+  /** Executions in flight over every worker (read on every dispatch: no list made); else summed from workers(). */
+  inflight?(): number;
   /** Every model version with its state and load time. */
   models(): { model: string; version: string; state: string; loadSeconds: number | undefined }[];
 }
@@ -49,33 +51,59 @@ export class Metrics implements InferenceObserver {
   private readonly children = new Map<string, ModelChildren>();
 
   // MLServer's names
-  private readonly success = this.counter('model_infer_request_success_total', 'Successful inference requests (MLServer name)', ['model', 'version']);
-  private readonly failure = this.counter('model_infer_request_failure_total', 'Failed inference requests (MLServer name)', ['model', 'version']);
+  private readonly success = new FastCounter(this.registry, 'model_infer_request_success_total', 'Successful inference requests (MLServer name)');
+  private readonly failure = new FastCounter(this.registry, 'model_infer_request_failure_total', 'Failed inference requests (MLServer name)');
   private readonly duration = new SumCountSummary(
     this.registry,
     'model_infer_request_duration',
     'Inference request duration in seconds, intake to answer (MLServer name; tessera_request_duration_seconds has the distribution)',
   );
-  private readonly batchQueue = this.histogram('batch_request_queue', 'Requests waiting in the model queue when an execution is dispatched (MLServer name)', ['model_name', 'model_version'], QUEUE_BUCKETS);
-  private readonly parallelQueue = this.histogram('parallel_request_queue', 'Executions in flight in the worker pool when one is dispatched (MLServer name)', [], QUEUE_BUCKETS);
+  private readonly batchQueue = new FastHistogram(this.registry, 'batch_request_queue', 'Requests waiting in the model queue when an execution is dispatched (MLServer name)', QUEUE_BUCKETS);
+  private readonly parallelQueue = new FastHistogram(this.registry, 'parallel_request_queue', 'Executions in flight in the worker pool when one is dispatched (MLServer name)', QUEUE_BUCKETS);
+  private readonly parallelQueueAll = this.parallelQueue.labels({});
 
   // Tessera's own, per model
-  private readonly requestSeconds = this.histogram('tessera_request_duration_seconds', 'Inference request duration, from the dataplane intake to the answer', ['model', 'version'], LATENCY_BUCKETS);
-  private readonly queueSeconds = this.histogram('tessera_queue_duration_seconds', 'Time a successful request waited in the model queue', ['model', 'version'], LATENCY_BUCKETS);
-  private readonly computeSeconds = this.histogram(
+  private readonly requestSeconds = new FastHistogram(this.registry, 'tessera_request_duration_seconds', 'Inference request duration, from the dataplane intake to the answer', LATENCY_BUCKETS);
+  private readonly queueSeconds = new FastHistogram(this.registry, 'tessera_queue_duration_seconds', 'Time a successful request waited in the model queue', LATENCY_BUCKETS);
+  private readonly computeSeconds = new FastHistogram(
+    this.registry,
     'tessera_compute_duration_seconds',
     'Per execution: input (merge and hand-off to a worker), infer (session.run), output (hand-back and split)',
-    ['model', 'version', 'phase'],
     LATENCY_BUCKETS,
   );
-  private readonly batchSize = this.histogram('tessera_batch_size', 'Rows (dim 0) per model execution', ['model', 'version'], BATCH_BUCKETS);
-  private readonly inferences = this.counter('tessera_inference_count_total', 'Rows inferred (each batch element counts; Triton nv_inference_count)', ['model', 'version']);
-  private readonly executions = this.counter('tessera_execution_count_total', 'Model executions (one per batch; mean batch = inferences / executions)', ['model', 'version']);
+  private readonly batchSize = new FastHistogram(this.registry, 'tessera_batch_size', 'Rows (dim 0) per model execution', BATCH_BUCKETS);
+  private readonly inferences = new FastCounter(this.registry, 'tessera_inference_count_total', 'Rows inferred (each batch element counts; Triton nv_inference_count)');
+  private readonly executions = new FastCounter(this.registry, 'tessera_execution_count_total', 'Model executions (one per batch; mean batch = inferences / executions)');
   private readonly failures = this.counter('tessera_request_failures_total', 'Failed inference requests by reason: REJECTED (queue full or timed out in queue), CANCELED (client went away), TIMEOUT (deadline passed), INVALID (bad request), BACKEND (model failed), OTHER', ['model', 'version', 'reason']);
 
   // Per protocol
-  readonly httpSeconds = this.histogram('tessera_http_request_duration_seconds', 'HTTP requests by route and status (the _count is the request count)', ['method', 'route', 'status'], LATENCY_BUCKETS);
-  readonly grpcSeconds = this.histogram('tessera_grpc_request_duration_seconds', 'gRPC calls by method and status code (the _count is the call count)', ['method', 'code'], LATENCY_BUCKETS);
+  private readonly httpSeconds = new FastHistogram(this.registry, 'tessera_http_request_duration_seconds', 'HTTP requests by route and status (the _count is the request count)', LATENCY_BUCKETS);
+  private readonly grpcSeconds = new FastHistogram(this.registry, 'tessera_grpc_request_duration_seconds', 'gRPC calls by method and status code (the _count is the call count)', LATENCY_BUCKETS);
+  /** Label children of the per-request histograms, by their label values joined (no label hashing per request). */
+  private readonly httpChildren = new Map<string, { observe(v: number): void }>();
+  private readonly grpcChildren = new Map<string, { observe(v: number): void }>();
+
+  /** One HTTP request: its method, route pattern (or 'unmatched') and status. */
+  observeHttp(method: string, route: string, status: number, seconds: number): void {
+    const key = `${method} ${status} ${route}`;
+    let child = this.httpChildren.get(key);
+    if (child === undefined) {
+      child = this.httpSeconds.labels({ method, route, status: String(status) });
+      this.httpChildren.set(key, child);
+    }
+    child.observe(seconds);
+  }
+
+  /** One gRPC call (or stream message): its method and status code name. */
+  observeGrpc(method: string, code: string, seconds: number): void {
+    const key = `${method} ${code}`;
+    let child = this.grpcChildren.get(key);
+    if (child === undefined) {
+      child = this.grpcSeconds.labels({ method, code });
+      this.grpcChildren.set(key, child);
+    }
+    child.observe(seconds);
+  }
 
   constructor(private readonly sources: MetricsSources) {
     collectDefaultMetrics({ register: this.registry });
@@ -138,10 +166,6 @@ export class Metrics implements InferenceObserver {
     return new Counter({ name, help, labelNames, registers: [this.registry] });
   }
 
-  private histogram(name: string, help: string, labelNames: string[], buckets: number[]): Histogram {
-    return new Histogram({ name, help, labelNames, buckets, registers: [this.registry] });
-  }
-
   /** Label children per model version, so the hot path does not hash labels on every request. */
   private of(ref: ModelRef): ModelChildren {
     const key = `${ref.model}\0${ref.version}`;
@@ -194,8 +218,9 @@ export class Metrics implements InferenceObserver {
   dispatched(ref: ModelRef, waiting: number): void {
     this.of(ref).batchQueue.observe(waiting);
     let inflight = 0;
-    for (const w of this.sources.workers()) inflight += w.inflight;
-    this.parallelQueue.observe(inflight);
+    if (this.sources.inflight !== undefined) inflight = this.sources.inflight();
+    else for (const w of this.sources.workers()) inflight += w.inflight;
+    this.parallelQueueAll.observe(inflight);
   }
 
   /** The text exposition (Prometheus format). */
@@ -253,5 +278,121 @@ class SumCountSummary {
 
   reset(): void {
     this.series.clear();
+  }
+}
+
+/**
+ * A histogram for the hot path: each label set is bound once (labels()) and observed with no label
+ * hashing and no allocation, about 20 ns instead of prom-client's 0.3 µs (a request observes about
+ * ten histograms). Registered in prom-client's registry as a custom metric: the exposition is the
+ * one prom-client writes for its own histograms (cumulative `_bucket` lines with `le` first, then
+ * `_sum` and `_count`).
+ */
+export class FastHistogram {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  private readonly series = new Map<string, { labels: Record<string, string>; counts: Float64Array; sum: number; count: number }>();
+
+  constructor(
+    registry: Registry,
+    readonly name: string,
+    readonly help: string,
+    private readonly buckets: readonly number[],
+  ) {
+    registry.registerMetric(this as never);
+  }
+
+  /** The series of one label set (made on first use, then reused). */
+  labels(labels: Record<string, string>): { observe(v: number): void } {
+    const key = JSON.stringify(labels);
+    let s = this.series.get(key);
+    if (s === undefined) this.series.set(key, (s = { labels, counts: new Float64Array(this.buckets.length), sum: 0, count: 0 }));
+    const series = s;
+    const bounds = this.buckets;
+    return {
+      observe(v: number) {
+        series.sum += v;
+        series.count++;
+        for (let i = 0; i < bounds.length; i++) {
+          if (v <= bounds[i]) {
+            series.counts[i]++;
+            return;
+          }
+        }
+      },
+    };
+  }
+
+  getForPromString(): Promise<{ name: string; help: string; type: string; aggregator: string; values: HistogramValue[] }> {
+    const values: HistogramValue[] = [];
+    const bucket = `${this.name}_bucket`;
+    for (const s of this.series.values()) {
+      let acc = 0;
+      for (let i = 0; i < this.buckets.length; i++) {
+        acc += s.counts[i];
+        values.push({ labels: { le: this.buckets[i] }, sharedLabels: s.labels, value: acc, metricName: bucket });
+      }
+      values.push({ labels: { le: '+Inf' }, sharedLabels: s.labels, value: s.count, metricName: bucket });
+      values.push({ labels: {}, sharedLabels: s.labels, value: s.sum, metricName: `${this.name}_sum` });
+      values.push({ labels: {}, sharedLabels: s.labels, value: s.count, metricName: `${this.name}_count` });
+    }
+    return Promise.resolve({ name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values });
+  }
+
+  /** The JSON form (prom-client's registry.getMetricsAsJSON): labels of each line in one object. */
+  async get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: SeriesValue[] }> {
+    const data = await this.getForPromString();
+    return { ...data, values: data.values.map((v) => ({ metricName: v.metricName, value: v.value, labels: { ...v.labels, ...v.sharedLabels } as Record<string, string> })) };
+  }
+
+  reset(): void {
+    for (const s of this.series.values()) {
+      s.counts.fill(0);
+      s.sum = 0;
+      s.count = 0;
+    }
+  }
+}
+
+interface HistogramValue {
+  labels: Record<string, string | number>;
+  sharedLabels: Record<string, string>;
+  value: number;
+  metricName: string;
+}
+
+/** A counter for the hot path, bound per label set like FastHistogram (prom-client's hashes its labels on every inc). */
+export class FastCounter {
+  readonly type = 'counter';
+  readonly aggregator = 'sum';
+  private readonly series = new Map<string, { labels: Record<string, string>; value: number }>();
+
+  constructor(
+    registry: Registry,
+    readonly name: string,
+    readonly help: string,
+  ) {
+    registry.registerMetric(this as never);
+  }
+
+  labels(labels: Record<string, string>): { inc(n?: number): void } {
+    const key = JSON.stringify(labels);
+    let s = this.series.get(key);
+    if (s === undefined) this.series.set(key, (s = { labels, value: 0 }));
+    const series = s;
+    return {
+      inc(n = 1) {
+        series.value += n;
+      },
+    };
+  }
+
+  get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: { labels: Record<string, string>; value: number }[] }> {
+    const values = [...this.series.values()].map((s) => ({ labels: s.labels, value: s.value }));
+    return Promise.resolve({ name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values });
+  }
+
+  reset(): void {
+    for (const s of this.series.values()) s.value = 0;
   }
 }

@@ -7,6 +7,7 @@ import { MlflowModelError } from './errors.js';
 import type { MLmodel, ServableFlavor } from './mlmodel.js';
 import {
   COLUMN_DATATYPE,
+  DATATYPE_NUMPY_NAME,
   describeColumnType,
   isComplexType,
   numpyDatatype,
@@ -126,27 +127,11 @@ export function createServingPlan(
   };
 }
 
-const DATATYPE_NUMPY: Partial<Record<Datatype, string>> = {
-  BOOL: 'bool',
-  UINT8: 'uint8',
-  UINT16: 'uint16',
-  UINT32: 'uint32',
-  UINT64: 'uint64',
-  INT8: 'int8',
-  INT16: 'int16',
-  INT32: 'int32',
-  INT64: 'int64',
-  FP16: 'float16',
-  FP32: 'float32',
-  FP64: 'float64',
-  BYTES: 'object',
-};
-
 /** No signature: the runtime's inputs as tensors (one unnamed, or named ones), as MLflow feeds ONNX. */
 function derivedSchema(inputs: TensorMetadata[]): Schema {
   const tensors: TensorSpec[] = inputs.map((i) => ({
     ...(inputs.length > 1 ? { name: i.name } : {}),
-    dtype: DATATYPE_NUMPY[i.datatype] ?? 'float32',
+    dtype: DATATYPE_NUMPY_NAME[i.datatype],
     shape: i.shape.map((d, k) => (k === 0 ? -1 : d)),
   }));
   return { kind: 'tensors', named: inputs.length > 1, tensors };

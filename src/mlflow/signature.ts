@@ -208,6 +208,24 @@ const NUMPY_DATATYPE: Record<string, Datatype> = {
   bytes: 'BYTES',
 };
 
+/** numpy's name for each V2 datatype (BYTES travels as numpy object arrays), as MLflow's messages print it. */
+export const DATATYPE_NUMPY_NAME: Record<Datatype, string> = {
+  BOOL: 'bool',
+  UINT8: 'uint8',
+  UINT16: 'uint16',
+  UINT32: 'uint32',
+  UINT64: 'uint64',
+  INT8: 'int8',
+  INT16: 'int16',
+  INT32: 'int32',
+  INT64: 'int64',
+  FP16: 'float16',
+  FP32: 'float32',
+  FP64: 'float64',
+  BF16: 'bfloat16',
+  BYTES: 'object',
+};
+
 /** The V2 datatype of a numpy dtype name, or undefined (complex, datetime64, void…). */
 export function numpyDatatype(dtype: string): Datatype | undefined {
   return NUMPY_DATATYPE[dtype];

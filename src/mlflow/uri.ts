@@ -107,6 +107,11 @@ const RUNS_FORM = "Runs URIs must be of the form 'runs:/<run_id>/run-relative/pa
 const MODELS_FORM =
   "Models URIs must be of the form 'models:/name/suffix' or 'models:/name@alias' where suffix is a version, stage, or the string 'latest' and where alias is a registered model alias. Only one of suffix or alias can be defined at a time.";
 
+/** Whether a model location is written as an MLflow URI (runs:, models:, file:) rather than a path. */
+export function isModelUri(value: string): boolean {
+  return /^(runs|models|file):/i.test(value);
+}
+
 export function parseModelUri(uri: string): ParsedModelUri {
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(uri)?.[1]?.toLowerCase();
   if (scheme === undefined || /^[a-zA-Z]:[\\/]/.test(uri)) return { kind: 'path', path: uri };

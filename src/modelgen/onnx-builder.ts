@@ -138,23 +138,23 @@ function valueInfo(v: ValueInfo): object {
   };
 }
 
-function tensorType(data: TensorData | string[], override: OnnxTypeName | undefined): number {
-  if (override !== undefined) return OnnxType[override];
-  if (Array.isArray(data)) return OnnxType.STRING;
-  if (data instanceof Float32Array) return OnnxType.FLOAT;
-  if (data instanceof Float64Array) return OnnxType.DOUBLE;
-  if (data instanceof BigInt64Array) return OnnxType.INT64;
-  if (data instanceof BigUint64Array) return OnnxType.UINT64;
-  if (data instanceof Int32Array) return OnnxType.INT32;
-  if (data instanceof Int16Array) return OnnxType.INT16;
-  if (data instanceof Int8Array) return OnnxType.INT8;
-  if (data instanceof Uint16Array) return OnnxType.UINT16;
-  if (data instanceof Uint32Array) return OnnxType.UINT32;
-  return OnnxType.UINT8;
+/** The ONNX type a tensor's data implies (a Uint8Array is UINT8; BOOL is given as `type`). */
+export function tensorTypeName(data: TensorData | string[]): OnnxTypeName {
+  if (Array.isArray(data)) return 'STRING';
+  if (data instanceof Float32Array) return 'FLOAT';
+  if (data instanceof Float64Array) return 'DOUBLE';
+  if (data instanceof BigInt64Array) return 'INT64';
+  if (data instanceof BigUint64Array) return 'UINT64';
+  if (data instanceof Int32Array) return 'INT32';
+  if (data instanceof Int16Array) return 'INT16';
+  if (data instanceof Int8Array) return 'INT8';
+  if (data instanceof Uint16Array) return 'UINT16';
+  if (data instanceof Uint32Array) return 'UINT32';
+  return 'UINT8';
 }
 
 function tensorProto(init: TensorAttribute): object {
-  const dataType = tensorType(init.data, init.type);
+  const dataType = OnnxType[init.type ?? tensorTypeName(init.data)];
   const base = { name: init.name ?? '', dims: init.dims, dataType };
   if (Array.isArray(init.data)) {
     // STRING tensors have no raw_data form: each element is UTF-8 bytes in string_data.

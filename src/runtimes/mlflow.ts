@@ -16,15 +16,16 @@ import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PREDICT_OUTPUT } from '../convert/model.js';
+import type { ConversionSource } from '../convert/source.js';
 import { MlflowModelError } from '../mlflow/errors.js';
 import { checkServableFile, MLMODEL_FILE, parseMLmodel, servable, type MLmodel, type Servable } from '../mlflow/mlmodel.js';
 import { createServingPlan } from '../mlflow/plan.js';
 import { MLFLOW_RUNTIME, MlflowRequestAdapter } from '../mlflow/serving.js';
-import { parseModelUri, resolveModelUri } from '../mlflow/uri.js';
+import { isModelUri, parseModelUri, resolveModelUri } from '../mlflow/uri.js';
 import { readShared } from './onnx.js';
-import type { AdapterContext, ModelArtifact, ModelSpec, WorkerRuntime } from './runtime.js';
+import type { AdapterContext, ModelArtifact, ModelSpec } from './runtime.js';
 import { defineRuntime } from './runtime.js';
-import { convertedOptionsSchema, loadConverted, prepareConverted, resolveConvertedOptions } from './sklearn-conversion.js';
+import { convertedRuntime, prepareConverted } from './sklearn-conversion.js';
 
 /** What the prepare step hands the main side in `artifact.metadata.mlflow` (plain data). */
 interface PreparedMlflow {
@@ -36,10 +37,7 @@ interface PreparedMlflow {
   featureNames?: string[];
 }
 
-/** A value of parameters.uri that is an MLflow URI rather than a path (kept as written by discovery). */
-const isModelUri = (uri: string): boolean => /^(runs|models|file):/i.test(uri);
-
-/** A folder, MLmodel file or URI as the model's location (what prepare resolves). */
+/** A folder, MLmodel file or URI as the model's location (what prepare resolves; a URI is kept as written by discovery). */
 function locateMlflow({ uri }: { uri: string }): string {
   if (isModelUri(uri)) return uri;
   if (path.basename(uri) === MLMODEL_FILE && existsSync(uri) && statSync(uri).isFile()) return path.dirname(uri);
@@ -58,8 +56,19 @@ async function mlflowFolder(location: string): Promise<string> {
   return (await resolveModelUri(location)).dir;
 }
 
-function flavorFile(s: Servable): string {
-  return s.flavor === 'sklearn' ? s.picklePath : s.modelPath;
+/**
+ * The file a converted flavor's model is read from, and how to convert it (also `tessera
+ * convert`'s). XGBoost's deprecated binary format is refused with how to save the model again.
+ */
+export function flavorSource(s: Exclude<Servable, { flavor: 'onnx' }>): { file: string; source: ConversionSource } {
+  if (s.flavor === 'sklearn') return { file: s.picklePath, source: { kind: 'sklearn', format: s.serializationFormat } };
+  if (s.modelFormat === 'deprecated') {
+    throw new MlflowModelError(
+      `The xgboost flavor's model ${s.modelPath} is in XGBoost's deprecated binary format, which Tessera cannot read: log the model again with model_format="ubj" or "json"`,
+    );
+  }
+  const format = s.modelFormat === 'json' || s.modelFormat === 'ubj' ? s.modelFormat : undefined;
+  return { file: s.modelPath, source: { kind: 'xgboost', modelClass: s.modelClass, format } };
 }
 
 async function prepare(spec: ModelSpec): Promise<ModelArtifact> {
@@ -78,16 +87,8 @@ async function prepare(spec: ModelSpec): Promise<ModelArtifact> {
     }
     case 'sklearn':
     case 'xgboost': {
-      if (s.flavor === 'xgboost' && s.modelFormat === 'deprecated') {
-        throw new MlflowModelError(
-          `The xgboost flavor's model ${s.modelPath} is in XGBoost's deprecated binary format, which Tessera cannot read: log the model again with model_format="ubj" or "json"`,
-        );
-      }
-      const source =
-        s.flavor === 'sklearn'
-          ? ({ kind: 'sklearn', format: s.serializationFormat } as const)
-          : ({ kind: 'xgboost', modelClass: s.modelClass, format: s.modelFormat === 'json' || s.modelFormat === 'ubj' ? s.modelFormat : undefined } as const);
-      const prepared = await prepareConverted(spec, flavorFile(s), source, dir);
+      const { file, source } = flavorSource(s);
+      const prepared = await prepareConverted(spec, file, source, dir);
       if (prepared.facts.featureNames !== undefined) info.featureNames = prepared.facts.featureNames;
       artifact = { ...prepared.artifact, report: { flavor: s.flavor, ...prepared.artifact.report } };
       break;
@@ -130,14 +131,11 @@ function adapter({ spec, metadata }: AdapterContext): MlflowRequestAdapter {
 export const mlflowRuntime = defineRuntime({
   name: MLFLOW_RUNTIME,
   platform: 'mlflow',
-  backend: 'onnxruntime',
   modelFiles: [MLMODEL_FILE],
   // mlserver_mlflow.MLflowRuntime, and any other value naming MLflow.
   selects: (implementation) => /mlflow/i.test(implementation),
   locate: locateMlflow,
-  options: convertedOptionsSchema,
-  resolveOptions: resolveConvertedOptions,
-  terminable: false,
-  worker: async (): Promise<WorkerRuntime> => ({ prepare, load: (spec) => loadConverted(spec, prepare) }),
+  // ONNX Runtime runs what prepare made: the onnx flavor's graph, or the converted one.
+  ...convertedRuntime(prepare),
   adapter,
 });

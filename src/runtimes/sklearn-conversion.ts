@@ -2,12 +2,14 @@
 // flavors): their options (ONNX Runtime's session options, plus the cache folder the server
 // gives), the prepare step that converts a model file to ONNX in a pool worker, through the
 // conversion cache, into the shared bytes every worker loads, and the load itself, which is the
-// ONNX runtime's (the graph runs in onnxruntime like any ONNX model).
+// ONNX runtime's (the graph runs in onnxruntime like any ONNX model): `convertedRuntime`.
 //
-// Also the request adapter of the bare sklearn/xgboost runtimes: MLServer's SKLearnModel and
-// XGBoostModel decode a request's single input as a numpy array whatever its name and numeric
-// datatype, and answer `predict` unless `predict_proba` is asked for; so does this adapter.
+// Also the bare sklearn/xgboost runtimes themselves (`defineTabularRuntime`) and their request
+// adapter: MLServer's SKLearnModel and XGBoostModel decode a request's single input as a numpy
+// array whatever its name and numeric datatype, and answer `predict` unless `predict_proba` is
+// asked for; so does this adapter.
 import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
 import type { RequestAdapter } from '../core/adapter.js';
 import { ARRAY_OF, type FixedDatatype } from '../core/datatypes.js';
 import { invalidInput } from '../core/errors.js';
@@ -17,17 +19,17 @@ import { ConversionCache, factsOf, sha256, type ConversionFacts } from '../conve
 import { PREDICT_OUTPUT } from '../convert/model.js';
 import { conversionRecipe, convertSource, type ConversionSource } from '../convert/source.js';
 import { onnxOptionsSchema, onnxRuntime, type OnnxOptions } from './onnx.js';
-import type { LoadedModel, ModelArtifact, ModelSpec, OptionsContext, RuntimeMetadata } from './runtime.js';
+import { defineRuntime, type LoadedModel, type ModelArtifact, type ModelSpec, type OptionsContext, type RuntimeDefinition, type RuntimeMetadata, type WorkerRuntime } from './runtime.js';
 
 /** parameters.extra of converted models: ONNX Runtime's session options. */
-export const convertedOptionsSchema = onnxOptionsSchema;
+const convertedOptionsSchema = onnxOptionsSchema;
 
 /** The options a worker gets: ONNX Runtime's, and where conversions are cached (null: nowhere). */
 export interface ConvertedOptions extends OnnxOptions {
   cacheDir: string | null;
 }
 
-export function resolveConvertedOptions(options: unknown, context: OptionsContext): ConvertedOptions {
+function resolveConvertedOptions(options: unknown, context: OptionsContext): ConvertedOptions {
   // The ONNX runtime resolves its own defaults (threads per worker); its schema ignores cacheDir.
   return { ...(onnxRuntime.options(options as Record<string, unknown>, context) as OnnxOptions), cacheDir: context.cacheDir ?? null };
 }
@@ -99,11 +101,54 @@ export async function prepareConverted(spec: ModelSpec, file: string, source: Co
 }
 
 /** The load of a converted model: the ONNX runtime's, from the prepared bytes. */
-export async function loadConverted(spec: ModelSpec, prepare: (spec: ModelSpec) => Promise<ModelArtifact>): Promise<LoadedModel> {
+async function loadConverted(spec: ModelSpec, prepare: (spec: ModelSpec) => Promise<ModelArtifact>): Promise<LoadedModel> {
   // The pool always prepares first; a load without an artifact (a runtime used directly) prepares here.
   const artifact = spec.artifact ?? (await prepare(spec));
   const onnx = await onnxRuntime.worker();
   return onnx.load({ ...spec, artifact });
+}
+
+/**
+ * The declaration fields every runtime of converted models has alike, given its prepare step:
+ * ONNX Runtime runs the graph (so its workers are never terminated mid-run), with ONNX Runtime's
+ * session options and the server's cache folder.
+ */
+export function convertedRuntime(prepare: (spec: ModelSpec) => Promise<ModelArtifact>) {
+  return {
+    backend: 'onnxruntime',
+    options: convertedOptionsSchema,
+    resolveOptions: resolveConvertedOptions,
+    terminable: false,
+    worker: async (): Promise<WorkerRuntime> => ({ prepare, load: (spec) => loadConverted(spec, prepare) }),
+  } as const;
+}
+
+/**
+ * A bare model-file runtime (MLServer's SKLearnModel, XGBoostModel): the file its settings point
+ * to (the uri itself, or the first of `modelFiles` in a folder: defineRuntime's default locate)
+ * converted as `source` says, served through the tabular request adapter.
+ */
+export function defineTabularRuntime(declaration: {
+  name: string;
+  /** MLServer's file names, in the order it looks for them. */
+  modelFiles: readonly string[];
+  selects(implementation: string): boolean;
+  /** How the model file is converted. */
+  source(file: string): ConversionSource;
+}): RuntimeDefinition {
+  const prepare = async (spec: ModelSpec): Promise<ModelArtifact> => {
+    // The file's own folder is never written to (the conversion cache refuses to live in it).
+    const { artifact } = await prepareConverted(spec, spec.path, declaration.source(spec.path), path.dirname(spec.path));
+    return artifact;
+  };
+  return defineRuntime({
+    name: declaration.name,
+    platform: declaration.name,
+    modelFiles: declaration.modelFiles,
+    selects: declaration.selects,
+    ...convertedRuntime(prepare),
+    adapter: ({ spec, metadata }) => new TabularAdapter(spec.label, metadata),
+  });
 }
 
 // ---- the bare runtimes' request adapter ------------------------------------------------------------
@@ -134,7 +179,7 @@ function castNumeric(t: Tensor, to: FixedDatatype): Tensor['data'] {
  * name, any numeric datatype (cast to the graph's), shape [rows, features] (or [rows] for a
  * one-feature model); the outputs default to `predict`.
  */
-export class TabularAdapter implements RequestAdapter {
+class TabularAdapter implements RequestAdapter {
   readonly inputs: TensorMetadata[];
   readonly outputs: TensorMetadata[];
   readonly defaultOutputs: readonly string[] | undefined;

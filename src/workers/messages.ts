@@ -1,12 +1,26 @@
-// The messages that cross between the main thread and pool workers.
+// The messages that cross between the main thread and pool workers: piscina's one task per worker
+// (`hello`, which hands the worker its channel), then requests and replies on that channel.
+import type { MessagePort } from 'node:worker_threads';
 import type { ModelArtifact, ModelSpec, RuntimeMetadata } from '../core/backend.js';
 import type { ErrorCode } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
 import type { Parameters } from '../core/types.js';
 
+/** piscina's task, the first and only one of every worker: its channel; it answers with its status words. */
+export interface HelloTask {
+  op: 'hello';
+  port: MessagePort;
+}
+
+/** A request on a worker's channel; the reply carries the same id. */
+export interface ChannelRequest {
+  id: number;
+  task: WorkerTask;
+}
+
+export type ChannelReply = { id: number; result: unknown; error?: undefined } | { id: number; error: Error; result?: undefined };
+
 export type WorkerTask =
-  /** First task of every worker: it answers with its status words (WorkerStatus). */
-  | { op: 'hello' }
   /** The runtime's prepare step, in one worker: answers with the artifact, if the runtime makes one. */
   | { op: 'prepare'; spec: ModelSpec }
   | { op: 'load'; spec: ModelSpec }

@@ -1,10 +1,19 @@
-// The worker pool: piscina threads running the models, through their runtimes. The main thread
-// never loads or runs a model (onnxruntime-node's run blocks the thread it is on).
+// The worker pool: piscina threads running the models, through their runtimes (the main thread
+// runs a model itself only in the inline execution mode, batching/inline.ts).
 //
-// Placement is ours, not piscina's: every task names the worker it goes to (through piscina's
-// queue options and a load balancer that honours them), chosen as the worker with the fewest tasks
-// in flight. That lets a model load be sent to every worker, and replacement workers be warmed
-// with every loaded model, which piscina's own round of "least busy" cannot express.
+// piscina keeps what it is good at: starting the threads (resource limits, nice value, exec
+// flags), noticing one that died and starting its replacement, and destroying them all. It is not
+// the hand-off: each worker gets its own channel (a MessagePort) in its first and only piscina task,
+// and every request after that (load, infer, unload, ...) is posted on the channel the moment it is
+// dispatched and answered on it. piscina's task-per-call hand-off sent a worker its next task only
+// after the main thread had received the last one's answer (one task in flight per thread), so
+// worker and main thread took turns: measured on the 2-core reference machine, the worker sat idle
+// 36-47 % of the time under load (issue #13). On the channel the next request already waits in the
+// worker's queue when a run ends.
+//
+// Placement is ours: every request goes to the worker with the fewest requests in flight among those
+// holding the model. That lets a model load be sent to every worker, and replacement workers be
+// warmed with every loaded model.
 //
 // A load runs the runtime's prepare step in one worker first (e.g. reading the ONNX bytes into
 // shared memory); the spec then carries those bytes, so every worker, and any replacement for a
@@ -14,6 +23,7 @@
 // deadline is terminated and replaced. A worker inside a native runtime call (an onnxruntime run)
 // is never terminated: that aborts the whole process. Each worker counts its native calls in a
 // shared status word the pool reads without asking it.
+import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { Piscina } from 'piscina';
 import type { ModelSpec } from '../core/backend.js';
@@ -25,7 +35,9 @@ import { runtimeDefinition } from '../runtimes/registry.js';
 import { availableCpus } from './cpus.js';
 import {
   STATUS,
+  type ChannelReply,
   type HelloResult,
+  type HelloTask,
   type InferResult,
   type LoadResult,
   type PrepareResult,
@@ -57,6 +69,15 @@ export function defaultWorkerCount(): number {
 type PiscinaWorker = { id: number; currentUsage: number; terminating: boolean; destroyed: boolean };
 type Target = { worker: number };
 
+/** A worker's channel: requests posted, replies awaited by id. */
+interface Channel {
+  port: MessagePort;
+  next: number;
+  pending: Map<number, { resolve: (value: unknown) => void; reject: (error: unknown) => void }>;
+  /** The error the worker thread reported before it exited (out of memory, say). */
+  error: Error | undefined;
+}
+
 export interface PoolOptions {
   workers: number;
   logger: Logger;
@@ -80,7 +101,7 @@ export class WorkerPool {
   private readonly piscina: Piscina;
   private readonly logger: Logger;
   /** Tasks in flight per live worker id. */
-  private readonly inflight = new Map<number, number>();
+  private readonly inflightByWorker = new Map<number, number>();
   /** Per worker: ms with at least one task in flight (closed periods), and when the open one began. */
   private readonly busy = new Map<number, { ms: number; since: number }>();
   /** Models loaded through the pool, to warm replacement workers. */
@@ -94,6 +115,8 @@ export class WorkerPool {
   private readonly status = new Map<number, Int32Array>();
   /** Workers the pool terminated, with why (their tasks' errors say it). */
   private readonly replaced = new Map<number, string>();
+  /** Each live worker's channel. */
+  private readonly channels = new Map<number, Channel>();
   private readonly ready: Promise<void>;
   private closed = false;
   private readonly onModelLost: PoolOptions['onModelLost'];
@@ -109,38 +132,72 @@ export class WorkerPool {
       minThreads: options.workers,
       maxThreads: options.workers,
       idleTimeout: Infinity,
+      // The worker's event loop must stay free for its channel: piscina's default parks an idle
+      // worker in Atomics.wait, where no message on another port is ever read.
+      atomics: 'disabled',
       niceIncrement: options.niceIncrement ?? 0,
       execArgv: workerExecArgv(process.execArgv),
       ...(options.maxHeapMb !== undefined ? { resourceLimits: { maxOldGenerationSizeMb: options.maxHeapMb } } : {}),
       loadBalancer: (task, workers) => route((task as unknown as Record<symbol, Target | null>)[Piscina.queueOptionsSymbol], workers),
     });
     this.piscina.on('workerCreate', (worker: PiscinaWorker) => {
-      this.inflight.set(worker.id, 0);
-      this.dispatch<HelloResult>(worker.id, { op: 'hello' }).then(
-        (hello) => {
-          this.status.set(worker.id, hello.status);
-          if (this.closed) Atomics.store(hello.status, STATUS.SHUTDOWN, 1);
-        },
-        (error: unknown) => this.logger.warn({ err: error, worker: worker.id }, 'a new inference worker did not answer'),
-      );
-      if (this.inflight.size >= this.size) markReady();
+      this.inflightByWorker.set(worker.id, 0);
+      this.open(worker.id);
+      if (this.inflightByWorker.size >= this.size) markReady();
       this.warm(worker.id); // a replacement gets every loaded model; a first worker has none yet
     });
     this.piscina.on('workerDestroy', () => {
       // A dead worker's threadId already reads -1, so forget whichever tracked id has no live thread.
       const live = new Set(this.piscina.threads.map((w) => w.threadId));
-      for (const id of [...this.inflight.keys()]) {
+      for (const id of [...this.inflightByWorker.keys()]) {
         if (live.has(id)) continue;
-        this.inflight.delete(id);
+        this.inflightByWorker.delete(id);
         this.busy.delete(id);
         this.status.delete(id);
         for (const set of this.holders.values()) set.delete(id);
         if (!this.closed) this.logger.warn({ worker: id }, 'inference worker exited; a replacement is starting');
       }
     });
-    // piscina reports a worker error with no task attached as an 'error' event; tasks that were
-    // running on it are failed individually.
+    // piscina reports a worker error with no piscina task attached (all of ours are on the
+    // channels) as an 'error' event; the channel of that worker fails its requests with it.
     this.piscina.on('error', (error: unknown) => this.logger.error({ err: error }, 'inference worker failed'));
+  }
+
+  /**
+   * Opens a new worker's channel: the requests posted on it wait in the port until the worker,
+   * given the other end in its `hello` task, reads them. The worker's exit fails what it held.
+   */
+  private open(id: number): void {
+    const { port1, port2 } = new MessageChannel();
+    const channel: Channel = { port: port1, next: 0, pending: new Map(), error: undefined };
+    this.channels.set(id, channel);
+    port1.on('message', (reply: ChannelReply) => {
+      const waiting = channel.pending.get(reply.id);
+      if (waiting === undefined) return;
+      channel.pending.delete(reply.id);
+      if (reply.error !== undefined) waiting.reject(reply.error);
+      else waiting.resolve(reply.result);
+    });
+    const thread: Worker | undefined = this.piscina.threads.find((w) => w.threadId === id);
+    // The thread's own events: its error (out of memory, say) comes before its exit, after which
+    // nothing it held will be answered.
+    thread?.on('error', (error: Error) => (channel.error ??= error));
+    thread?.once('exit', (code: number) => {
+      this.channels.delete(id);
+      port1.close();
+      const why = channel.error ?? new Error(`worker exited with code ${code}`);
+      for (const waiting of channel.pending.values()) waiting.reject(why);
+      channel.pending.clear();
+    });
+    const hello: HelloTask = { op: 'hello', port: port2 };
+    const routed = Object.assign(hello, { [Piscina.queueOptionsSymbol]: { worker: id } });
+    (this.piscina.run(routed, { transferList: [port2] as never }) as Promise<HelloResult>).then(
+      (answer) => {
+        this.status.set(id, answer.status);
+        if (this.closed) Atomics.store(answer.status, STATUS.SHUTDOWN, 1);
+      },
+      (error: unknown) => this.logger.warn({ err: error, worker: id }, 'a new inference worker did not answer'),
+    );
   }
 
   /** Resolves once every worker thread has started. */
@@ -148,10 +205,17 @@ export class WorkerPool {
     return this.ready;
   }
 
+  /** Requests in flight over every worker (read on every dispatch by the metrics: no list made). */
+  inflight(): number {
+    let n = 0;
+    for (const v of this.inflightByWorker.values()) n += v;
+    return n;
+  }
+
   /** The live workers' ids, tasks in flight and seconds busy since they started (status, metrics). */
   workers(): { id: number; inflight: number; busySeconds: number }[] {
     const now = performance.now();
-    return [...this.inflight].map(([id, inflight]) => {
+    return [...this.inflightByWorker].map(([id, inflight]) => {
       const b = this.busy.get(id);
       const ms = b === undefined ? 0 : b.ms + (inflight > 0 ? now - b.since : 0);
       return { id, inflight, busySeconds: ms / 1000 };
@@ -210,7 +274,7 @@ export class WorkerPool {
   async unload(key: string): Promise<void> {
     this.loaded.delete(key);
     this.holders.delete(key);
-    await Promise.allSettled([...this.inflight.keys()].map((id) => this.dispatch(id, { op: 'unload', key })));
+    await Promise.allSettled([...this.inflightByWorker.keys()].map((id) => this.dispatch(id, { op: 'unload', key })));
   }
 
   /** Unloads a model load once no request is using it (a rolling reload or an unload). */
@@ -280,7 +344,7 @@ export class WorkerPool {
   private watch(id: number, spec: ModelSpec, running: Promise<unknown>, deadline: number): { timer: NodeJS.Timeout } {
     const watchdog = { timer: undefined as unknown as NodeJS.Timeout };
     const check = (): void => {
-      if (!this.inflight.has(id)) return; // gone already
+      if (!this.inflightByWorker.has(id)) return; // gone already
       const reason = `model ${spec.label} blocked it past its request_timeout of ${spec.timeoutMs / 1000} s`;
       if (this.replaceWorker(id, reason)) {
         this.logger.error({ worker: id, model: spec.model, version: spec.version || undefined }, `inference worker ${id} is blocked: ${reason}; replacing it`);
@@ -306,7 +370,7 @@ export class WorkerPool {
     this.stopStarting();
     const sleep = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 10));
     let idleSince: number | undefined;
-    while ([...this.inflight.values()].some((n) => n > 0)) {
+    while ([...this.inflightByWorker.values()].some((n) => n > 0)) {
       if (!this.inNativeCall()) {
         idleSince ??= performance.now();
         if (performance.now() - idleSince >= HUNG_TASK_MS) break;
@@ -318,6 +382,8 @@ export class WorkerPool {
     for (const status of this.status.values()) Atomics.store(status, STATUS.CLOSING, 1);
     while (this.inNativeCall()) await sleep(); // started before the handshake: it ends
     await this.piscina.destroy();
+    for (const channel of this.channels.values()) channel.port.close();
+    this.channels.clear();
   }
 
   /**
@@ -342,14 +408,14 @@ export class WorkerPool {
 
   /** The model loads each worker's thread really holds, asked of the workers themselves. */
   async workerModels(): Promise<Map<number, string[]>> {
-    const ids = [...this.inflight.keys()];
+    const ids = [...this.inflightByWorker.keys()];
     const answers = await Promise.all(ids.map((id) => this.dispatch<{ models: string[] }>(id, { op: 'status' })));
     return new Map(ids.map((id, i) => [id, answers[i].models]));
   }
 
   /** The `count` workers holding the fewest model instances: memory spreads over the pool. */
   private placement(count: number): number[] {
-    const held = new Map<number, number>([...this.inflight.keys()].map((id) => [id, 0]));
+    const held = new Map<number, number>([...this.inflightByWorker.keys()].map((id) => [id, 0]));
     for (const set of this.holders.values()) for (const id of set) held.set(id, (held.get(id) ?? 0) + 1);
     return [...held.entries()]
       .sort((a, b) => a[1] - b[1] || a[0] - b[0])
@@ -366,7 +432,7 @@ export class WorkerPool {
     const holders = this.holders.get(key);
     let best = -1;
     let bestLoad = Infinity;
-    for (const [id, load] of this.inflight) {
+    for (const [id, load] of this.inflightByWorker) {
       if (holders !== undefined && holders.size > 0 && !holders.has(id)) continue;
       if (load < bestLoad) {
         best = id;
@@ -376,21 +442,26 @@ export class WorkerPool {
     return best;
   }
 
+  /** Posts a request on a worker's channel; resolves with its answer (or rejects with its error). */
   private async dispatch<R>(worker: number, task: WorkerTask, transferList?: ArrayBuffer[]): Promise<R> {
-    const routed = Object.assign(task, { [Piscina.queueOptionsSymbol]: { worker } });
-    const before = this.inflight.get(worker) ?? 0;
-    this.inflight.set(worker, before + 1);
+    const channel = this.channels.get(worker);
+    if (channel === undefined) throw new Error(`worker ${worker} has exited`);
+    const before = this.inflightByWorker.get(worker) ?? 0;
+    this.inflightByWorker.set(worker, before + 1);
     if (before === 0) {
       const b = this.busy.get(worker);
       if (b === undefined) this.busy.set(worker, { ms: 0, since: performance.now() });
       else b.since = performance.now();
     }
     try {
-      return (await this.piscina.run(routed, { transferList })) as R;
+      const id = ++channel.next;
+      const answer = new Promise<unknown>((resolve, reject) => channel.pending.set(id, { resolve, reject }));
+      channel.port.postMessage({ id, task }, transferList);
+      return (await answer) as R;
     } finally {
-      const n = this.inflight.get(worker);
+      const n = this.inflightByWorker.get(worker);
       if (n !== undefined) {
-        this.inflight.set(worker, n - 1);
+        this.inflightByWorker.set(worker, n - 1);
         const b = this.busy.get(worker);
         if (n === 1 && b !== undefined) b.ms += performance.now() - b.since;
       }
@@ -419,7 +490,7 @@ export class WorkerPool {
  * Node flags for workers: the parent's, less module loaders (a test runner's TypeScript hooks, say),
  * which would cost every worker memory and start-up time; the worker shim brings its own.
  */
-function workerExecArgv(argv: readonly string[]): string[] {
+export function workerExecArgv(argv: readonly string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];

@@ -1,14 +1,22 @@
 // The pool worker: holds the models loaded on it, keyed by model load, and runs them through their
 // runtime (from the runtime registry; each runtime's worker side is imported here on first use).
-import { Piscina } from 'piscina';
+//
+// piscina starts the thread and delivers one task, `hello`, carrying the worker's own channel (a
+// MessagePort); every later request (prepare, load, infer, unload, status) arrives on that channel
+// and is answered on it, in order. The main thread posts infer requests as soon as they are
+// dispatched, so the next one is already waiting here when a run ends: the worker never idles
+// through a round trip to the main thread (piscina's task-per-call hand-off did, see pool.ts).
+import type { MessagePort } from 'node:worker_threads';
 import { deadlineExceeded, TesseraError } from '../core/errors.js';
-import { transferables, type Tensor } from '../core/tensor.js';
-import { runtimeDefinition } from '../runtimes/registry.js';
+import { transferables } from '../core/tensor.js';
 import type { LoadedModel, ModelSpec, RuntimeDefinition } from '../runtimes/runtime.js';
 import {
   epochMs,
   STATUS,
+  type ChannelReply,
+  type ChannelRequest,
   type HelloResult,
+  type HelloTask,
   type InferResult,
   type LoadResult,
   type PrepareResult,
@@ -22,7 +30,24 @@ interface Held {
   spec: Pick<ModelSpec, 'label' | 'timeoutMs'>;
 }
 
+/**
+ * The runtime a model names. ONNX models (the bundled ones, and most) need only the ONNX runtime's
+ * module: the registry imports every runtime with its dependencies (the MLflow, scikit-learn and
+ * XGBoost converters), about 12 MB more per worker, which a worker loads only when one of its
+ * models needs another runtime.
+ */
+async function runtimeDefinition(name: string): Promise<RuntimeDefinition> {
+  if (name === 'onnx') {
+    const { onnxRuntime } = await import('../runtimes/onnx.js');
+    if (onnxRuntime.name === name) return onnxRuntime;
+  }
+  const registry = await import('../runtimes/registry.js');
+  return registry.runtimeDefinition(name);
+}
+
 const models = new Map<string, Promise<Held>>();
+/** The loads that have finished, for infer requests to find without waiting a microtask. */
+const loaded = new Map<string, Held>();
 const status = new Int32Array(new SharedArrayBuffer(STATUS.LENGTH * 4));
 
 /**
@@ -46,7 +71,7 @@ async function guarded<T>(runtime: RuntimeDefinition, call: () => Promise<T>): P
 
 /**
  * Native runs of this worker, one after another. They run one at a time anyway (a native run
- * blocks the thread), but tasks arrive while one runs and would each pass the shutdown check
+ * blocks the thread), but requests arrive while one runs and would each pass the shutdown check
  * before their own run began; in turn, each checks when its run is about to start.
  */
 let nativeTurn: Promise<unknown> = Promise.resolve();
@@ -59,30 +84,19 @@ function inTurn<T>(work: () => Promise<T>): Promise<T> {
 function hold(spec: ModelSpec): { held: Promise<Held>; fresh: boolean } {
   const existing = models.get(spec.key);
   if (existing !== undefined) return { held: existing, fresh: false };
-  const runtime = runtimeDefinition(spec.runtime);
-  const held = runtime.worker().then(async (side) => ({
-    runtime,
-    model: await guarded(runtime, () => side.load(spec)),
-    spec: { label: spec.label, timeoutMs: spec.timeoutMs },
-  }));
+  const held = runtimeDefinition(spec.runtime).then(async (runtime) => {
+    const side = await runtime.worker();
+    return { runtime, model: await guarded(runtime, () => side.load(spec)), spec: { label: spec.label, timeoutMs: spec.timeoutMs } };
+  });
   models.set(spec.key, held);
-  // A failed load is not kept: a later load retries it.
-  held.catch(() => models.delete(spec.key));
+  held.then(
+    (h) => {
+      if (models.get(spec.key) === held) loaded.set(spec.key, h);
+    },
+    // A failed load is not kept: a later load retries it.
+    () => models.delete(spec.key),
+  );
   return { held, fresh: true };
-}
-
-/** Wraps a result so piscina moves its tensor buffers instead of cloning them. */
-function moving<T extends object>(value: T, tensors: readonly Tensor[]): T {
-  const list = transferables(tensors);
-  const wrapper = {
-    get [Piscina.transferableSymbol]() {
-      return list;
-    },
-    get [Piscina.valueSymbol]() {
-      return value;
-    },
-  };
-  return Piscina.move(wrapper as never) as unknown as T;
 }
 
 /**
@@ -109,14 +123,39 @@ function bounded<T>(work: Promise<T>, deadline: number | undefined, spec: Held['
   });
 }
 
-export default async function handle(
-  task: WorkerTask,
-): Promise<HelloResult | PrepareResult | LoadResult | InferResult | WorkerError | { models: string[] } | null> {
+type Answer = PrepareResult | LoadResult | InferResult | WorkerError | { models: string[] } | null;
+
+async function infer(task: Extract<WorkerTask, { op: 'infer' }>): Promise<InferResult | WorkerError> {
+  let held = loaded.get(task.key);
+  if (held === undefined) {
+    const pending = models.get(task.key);
+    if (pending === undefined) throw new Error(`model load ${task.key} is not held by this worker`);
+    held = await pending;
+  }
+  const { runtime, model, spec } = held;
+  const execute = async (): Promise<InferResult | WorkerError> => {
+    // Checked when the run would start, not when the request arrived: requests queue up here.
+    if (Atomics.load(status, STATUS.SHUTDOWN) !== 0) {
+      return { error: { code: 'SHUTTING_DOWN', message: 'the server is shutting down: the request could not start before its shutdown grace ended' } };
+    }
+    const startedAt = epochMs();
+    const run = guarded(runtime, () => model.run(task.inputs, task.outputs, { parameters: task.parameters, deadline: task.deadline }));
+    const outputs = await (runtime.terminable ? bounded(run, task.deadline, spec) : run);
+    return { outputs, startedAt, endedAt: epochMs() };
+  };
+  try {
+    return await (runtime.terminable ? execute() : inTurn(execute));
+  } catch (error) {
+    // Errors cross threads as plain Errors; keep the code of the request's own faults.
+    if (error instanceof TesseraError) return { error: { code: error.code, message: error.message } };
+    throw error;
+  }
+}
+
+async function perform(task: WorkerTask): Promise<Answer> {
   switch (task.op) {
-    case 'hello':
-      return { status };
     case 'prepare': {
-      const runtime = runtimeDefinition(task.spec.runtime);
+      const runtime = await runtimeDefinition(task.spec.runtime);
       const side = await runtime.worker();
       const prepare = side.prepare;
       if (prepare === undefined) return { artifact: undefined };
@@ -128,37 +167,44 @@ export default async function handle(
       const { model } = await held;
       return { metadata: model.metadata, loadMs: fresh ? performance.now() - started : 0 };
     }
-    case 'infer': {
-      const pending = models.get(task.key);
-      if (pending === undefined) throw new Error(`model load ${task.key} is not held by this worker`);
-      const { runtime, model, spec } = await pending;
-      const execute = async (): Promise<InferResult | WorkerError> => {
-        // Checked when the run would start, not when the task arrived: tasks queue up in a worker.
-        if (Atomics.load(status, STATUS.SHUTDOWN) !== 0) {
-          return { error: { code: 'SHUTTING_DOWN', message: 'the server is shutting down: the request could not start before its shutdown grace ended' } };
-        }
-        const startedAt = epochMs();
-        const run = guarded(runtime, () => model.run(task.inputs, task.outputs, { parameters: task.parameters, deadline: task.deadline }));
-        const outputs = await (runtime.terminable ? bounded(run, task.deadline, spec) : run);
-        const result: InferResult = { outputs, startedAt, endedAt: epochMs() };
-        return moving(result, outputs);
-      };
-      try {
-        return await (runtime.terminable ? execute() : inTurn(execute));
-      } catch (error) {
-        // Errors cross threads as plain Errors; keep the code of the request's own faults.
-        if (error instanceof TesseraError) return { error: { code: error.code, message: error.message } };
-        throw error;
-      }
-    }
+    case 'infer':
+      return infer(task);
     case 'status':
       return { models: [...models.keys()] };
     case 'unload': {
       const held = models.get(task.key);
       models.delete(task.key);
+      loaded.delete(task.key);
       const h = await held?.catch(() => null);
       if (h != null) await guarded(h.runtime, () => h.model.dispose());
       return null;
     }
   }
+}
+
+/** Answers one request of the channel; an infer answer moves its output buffers instead of copying them. */
+function serve(port: MessagePort, { id, task }: ChannelRequest): void {
+  perform(task).then(
+    (result) => {
+      const reply: ChannelReply = { id, result };
+      const moved = result !== null && 'outputs' in result ? transferables(result.outputs) : undefined;
+      port.postMessage(reply, moved);
+    },
+    (error: unknown) => {
+      const reply: ChannelReply = { id, error: error instanceof Error ? error : new Error(String(error)) };
+      try {
+        port.postMessage(reply);
+      } catch {
+        // An error whose fields cannot be cloned: its message is enough.
+        port.postMessage({ id, error: new Error(error instanceof Error ? error.message : String(error)) } satisfies ChannelReply);
+      }
+    },
+  );
+}
+
+/** piscina's entry: the one task, `hello`, hands this worker its channel and gets its status words. */
+export default function handle(task: HelloTask): HelloResult {
+  const port = task.port;
+  port.on('message', (message: ChannelRequest) => serve(port, message));
+  return { status };
 }

@@ -4,34 +4,44 @@
 // per-request outputs (#514), shapes never mixed (#903, #1306), parameters kept per request (#1541),
 // a wrong batch dimension fails clearly, ids preserved; preferred_batch_size reaches the scheduler.
 import t from 'tap';
-import { batchProbeModel, mlpModel, oneRowModel } from '../../src/modelgen/examples.js';
+import { batchProbeModel, oneRowModel } from '../../src/modelgen/examples.js';
+import { arrivals, untilArrived, writeGateModel } from '../helpers/gate.js';
 import { infer, rawRequest, startTestServer, tempDir, writeModel, type RawResponse } from '../helpers/server.js';
 import type { RunningServer } from '../../src/server.js';
 
 type Out = { name: string; shape: number[]; data: number[] };
+// One server for the file, on one worker: while the gate model holds it, requests of the other
+// models queue in their schedulers.
+const root = tempDir(t);
+writeModel(root, 'probe', batchProbeModel(), { name: 'probe', max_batch_size: 32, max_batch_time: 0.5 });
+writeModel(root, 'one_row', oneRowModel(), { name: 'one_row', max_batch_size: 8, max_batch_time: 0.5 });
+writeModel(root, 'preferred', batchProbeModel(), { name: 'preferred', max_batch_size: 32, preferred_batch_size: [4, 64] });
+const gate = writeGateModel(root);
+const s: RunningServer = await startTestServer(t, { folder: root, settings: { parallel_workers: '1' } });
 
-async function server(t: Parameters<typeof tempDir>[0], maxBatchTime = 0.5): Promise<RunningServer> {
-  const root = tempDir(t);
-  writeModel(root, 'probe', batchProbeModel(), { name: 'probe', max_batch_size: 32, max_batch_time: maxBatchTime });
-  writeModel(root, 'one_row', oneRowModel(), { name: 'one_row', max_batch_size: 8, max_batch_time: maxBatchTime });
-  writeModel(root, 'slow', mlpModel([256, 2048, 2048, 10], 3), { name: 'slow' });
-  // One worker: while it runs the slow model, probe requests queue in the scheduler.
-  return startTestServer(t, { folder: root, settings: { parallel_workers: '1' } });
-}
-
-/** Occupies the only worker for a while (a few thousand MLP rows). */
-function occupy(s: RunningServer): Promise<RawResponse> {
-  const row = '[' + new Array(256).fill('0.5').join(',') + ']';
-  return infer(s, 'slow', `{"inputs":[{"name":"input","shape":[3000,256],"datatype":"FP32","data":[${new Array(3000).fill(row).join(',')}]}]}`);
-}
+/** Occupies the only worker until `gate.release()`. */
+const occupy = (): Promise<RawResponse> => gate.hold(s);
 
 /** Waits until the occupying request is running on the worker. */
-async function untilBusy(s: RunningServer): Promise<void> {
-  const deadline = Date.now() + 5000;
+async function untilBusy(): Promise<void> {
+  const deadline = Date.now() + 10_000;
   while (!s.pool.workers().some((w) => w.inflight > 0)) {
     if (Date.now() > deadline) throw new Error('the worker never got busy');
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/**
+ * Sends `requests` while the worker is held, and lets the worker go once every one of them has
+ * reached the model's scheduler (queued, or dispatched to the held worker): then they are all
+ * there to be batched, however slowly a loaded machine delivered them.
+ */
+async function whileHeld<T>(model: string, requests: () => Promise<T>[]): Promise<T[]> {
+  const before = arrivals(model);
+  const sent = requests();
+  await untilArrived(model, before, sent.length);
+  gate.release();
+  return Promise.all(sent);
 }
 
 const probe = (rows: number, base: number, extra: object = {}): object => ({
@@ -40,11 +50,10 @@ const probe = (rows: number, base: number, extra: object = {}): object => ({
 });
 
 t.test('concurrent requests merge, and each gets exactly its own rows', async (t) => {
-  const s = await server(t);
-  const busy = occupy(s);
-  await untilBusy(s);
+  const busy = occupy();
+  await untilBusy();
   const sizes = [1, 2, 3, 1, 4, 2];
-  const responses = await Promise.all(sizes.map((rows, i) => infer(s, 'probe', probe(rows, 1000 * (i + 1), { id: `r${i}` }))));
+  const responses = await whileHeld('probe', () => sizes.map((rows, i) => infer(s, 'probe', probe(rows, 1000 * (i + 1), { id: `r${i}` }))));
   t.equal((await busy).status, 200);
   const batches = new Set<number>();
   responses.forEach((res, i) => {
@@ -61,12 +70,10 @@ t.test('concurrent requests merge, and each gets exactly its own rows', async (t
 });
 
 t.test('MLServer batching bugs stay fixed', async (t) => {
-  const s = await server(t);
-
   t.test('#514: requested outputs are honoured per request', async (t) => {
-    const busy = occupy(s);
-    await untilBusy(s);
-    const [a, b, c] = await Promise.all([
+    const busy = occupy();
+    await untilBusy();
+    const [a, b, c] = await whileHeld('probe', () => [
       infer(s, 'probe', probe(1, 10, { outputs: [{ name: 'OUTPUT0' }] })),
       infer(s, 'probe', probe(1, 20, { outputs: [{ name: 'BATCH' }] })),
       infer(s, 'probe', probe(1, 30)),
@@ -79,10 +86,10 @@ t.test('MLServer batching bugs stay fixed', async (t) => {
   });
 
   t.test('#903/#1306: requests of different shapes are never merged into one tensor', async (t) => {
-    const busy = occupy(s);
-    await untilBusy(s);
+    const busy = occupy();
+    await untilBusy();
     const wide = { inputs: [{ name: 'INPUT0', shape: [1, 3], datatype: 'FP32', data: [7, 8, 9] }] };
-    const [narrow1, other, narrow2] = await Promise.all([infer(s, 'probe', probe(1, 1)), infer(s, 'probe', wide), infer(s, 'probe', probe(1, 5))]);
+    const [narrow1, other, narrow2] = await whileHeld('probe', () => [infer(s, 'probe', probe(1, 1)), infer(s, 'probe', wide), infer(s, 'probe', probe(1, 5))]);
     await busy;
     t.same((other.json().outputs as Out[])[0].data, [7, 8, 9], 'the [1,3] request gets its own data');
     t.same((other.json().outputs as Out[])[0].shape, [1, 3]);
@@ -92,10 +99,10 @@ t.test('MLServer batching bugs stay fixed', async (t) => {
   });
 
   t.test('#1541: request parameters are kept per request, not merged', async (t) => {
-    const busy = occupy(s);
-    await untilBusy(s);
+    const busy = occupy();
+    await untilBusy();
     // The first request takes the free slot alone; the next two queue and share a batch.
-    const [, a, b] = await Promise.all([
+    const [, a, b] = await whileHeld('probe', () => [
       infer(s, 'probe', probe(1, 0, { parameters: { tenant: 'first' } })),
       infer(s, 'probe', probe(1, 1, { parameters: { tenant: 'a', only_a: true } })),
       infer(s, 'probe', probe(1, 2, { parameters: { tenant: 'b' } })),
@@ -107,10 +114,10 @@ t.test('MLServer batching bugs stay fixed', async (t) => {
   });
 
   t.test('a model returning a wrong batch dimension fails the batch with a clear 500', async (t) => {
-    const busy = occupy(s);
-    await untilBusy(s);
+    const busy = occupy();
+    await untilBusy();
     const body = (base: number) => ({ inputs: [{ name: 'INPUT0', shape: [1, 4], datatype: 'FP32', data: [base, base + 1, base + 2, base + 3] }] });
-    const results = await Promise.all([infer(s, 'one_row', body(0)), infer(s, 'one_row', body(10)), infer(s, 'one_row', body(20))]);
+    const results = await whileHeld('one_row', () => [infer(s, 'one_row', body(0)), infer(s, 'one_row', body(10)), infer(s, 'one_row', body(20))]);
     await busy;
     const failed = results.filter((r) => r.status === 500);
     t.ok(failed.length >= 2, `the merged requests failed (${results.map((r) => r.status).join(', ')})`);
@@ -123,17 +130,13 @@ t.test('MLServer batching bugs stay fixed', async (t) => {
 });
 
 t.test('preferred_batch_size from the model settings cuts a larger queue into preferred batches', async (t) => {
-  const root = tempDir(t);
-  writeModel(root, 'probe', batchProbeModel(), { name: 'probe', max_batch_size: 32, preferred_batch_size: [4, 64] });
-  writeModel(root, 'slow', mlpModel([256, 2048, 2048, 10], 3), { name: 'slow' });
-  const s = await startTestServer(t, { folder: root, settings: { parallel_workers: '1' } });
-  const config = await rawRequest(`${s.url}/v2/models/probe/config`);
+  const config = await rawRequest(`${s.url}/v2/models/preferred/config`);
   t.same(JSON.parse(config.text).dynamic_batching.preferred_batch_size, [4], 'config lists the usable preferred sizes (64 > max_batch_size is dropped)');
-  const busy = occupy(s);
-  await untilBusy(s);
+  const busy = occupy();
+  await untilBusy();
   // 8 one-row requests: the first takes the free slot at once (alone), 7 queue behind it; when the
   // slot frees, 4 go (the preferred size), then the remaining 3 (no prefix of them makes 4).
-  const responses = await Promise.all(Array.from({ length: 8 }, (_, i) => infer(s, 'probe', probe(1, 100 * i))));
+  const responses = await whileHeld('preferred', () => Array.from({ length: 8 }, (_, i) => infer(s, 'preferred', probe(1, 100 * i))));
   t.equal((await busy).status, 200);
   const seen = responses.map((res, i) => {
     t.equal(res.status, 200, res.text);
@@ -142,6 +145,6 @@ t.test('preferred_batch_size from the model settings cuts a larger queue into pr
     return batch.data[0];
   });
   t.same([...seen].sort(), [1, 3, 3, 3, 4, 4, 4, 4], `batch sizes seen: ${seen.join(', ')}`);
-  const lone = await infer(s, 'probe', probe(1, 0));
+  const lone = await infer(s, 'preferred', probe(1, 0));
   t.equal((lone.json().outputs as Out[])[1].data[0], 1, 'a lone request runs alone');
 });

@@ -11,22 +11,11 @@ import { TesseraError } from '../../src/core/errors.js';
 import type { QueuePolicy, RequestOptions, RunFn } from '../../src/core/scheduling.js';
 import type { ExecutionTiming, InferenceObserver, ModelRef, RequestTrace } from '../../src/core/statistics.js';
 import type { Tensor } from '../../src/core/tensor.js';
+import { PROBE, queuePolicy } from '../helpers/queue-policy.js';
 
-const IDENTITY = { key: 'probe#1', label: 'probe', model: 'probe', version: '' };
+const IDENTITY = PROBE;
 
-function policy(p: Partial<QueuePolicy> = {}): QueuePolicy {
-  return {
-    slots: 1,
-    maxBatchSize: 0,
-    maxBatchTimeMs: 0,
-    preferredBatchSizes: [],
-    maxQueueSize: 0,
-    queueTimeoutMs: 0,
-    priorityLevels: 2,
-    defaultPriority: 2,
-    ...p,
-  };
-}
+const policy = queuePolicy;
 
 /** A request's inputs: INPUT0 of `rows` × `cols`, every element its id (so executions show who ran). */
 function request(id: number, rows = 1, cols = 1): Tensor[] {

@@ -53,7 +53,16 @@ t.test('logs each model load and drains in-flight requests on SIGTERM', async (t
   const row = '[' + new Array(256).fill('0.25').join(',') + ']';
   const body = `{"inputs":[{"name":"input","shape":[2048,256],"datatype":"FP32","data":[${new Array(2048).fill(row).join(',')}]}]}`;
   const inflight = fetch(`${url}/v2/models/mlp/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-  await new Promise((r) => setTimeout(r, 150));
+  // SIGTERM once the request runs in a worker (the metrics say so), however long it took to get there.
+  const metrics = /metrics listening on (\S+)/.exec(child.lines().map((l) => String(l.msg)).join('\n'))?.[1];
+  t.ok(metrics !== undefined, 'metrics address logged');
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const text = await (await fetch(`http://${metrics}`)).text();
+    if (/^tessera_worker_inflight\{[^}]*\} [1-9]/m.test(text)) break;
+    if (Date.now() > deadline) throw new Error(`the mlp request never ran:\n${text}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
   child.proc.kill('SIGTERM');
   const res = await inflight;
   t.equal(res.status, 200, 'the in-flight request completed');

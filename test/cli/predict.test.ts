@@ -1,10 +1,11 @@
 // `tessera predict`: MLflow's flags; JSON from standard input to standard output and CSV files,
 // byte for byte what /invocations answers for the same rows; a 200k-row CSV streamed through the
-// worker pool in bounded memory (peak RSS of the child process measured against a small input);
+// worker pool in bounded memory (the child's peak RSS at its end against its peak when its first
+// predictions were written) and its output written as it goes;
 // the progress bar on a terminal only; MLflow's error messages with a non-zero exit and no partial
 // output file left behind.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { pino } from 'pino';
@@ -18,7 +19,7 @@ const ENV: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '' };
 for (const k of Object.keys(ENV)) if (/^(MLFLOW|TESSERA|MLSERVER)_/.test(k)) delete ENV[k];
 
 const ROWS = 200_000;
-/** Peak RSS above a 1k-row run that a streamed 200k-row run may use (reading the file whole takes far more). */
+/** Peak RSS a streamed 200k-row run may add after its first chunk (reading the file whole takes far more). */
 const STREAMING_RSS_MARGIN_MB = 48;
 /** V8 old-space cap of the measured runs (MB). */
 const HEAP_MB = 48;
@@ -101,70 +102,87 @@ t.test('errors: MLflow messages, exit 1, no partial output file', async (t) => {
 });
 
 /**
- * Runs predict as a child, sampling its peak RSS (VmHWM) until it exits. The child's V8 old space is
- * capped at HEAP_MB: far less than reading the file whole would need, so a non-streaming predict
- * fails outright, and the cap keeps V8 from growing its heap lazily (garbage it has not collected
- * yet is not memory the pipeline holds: uncapped, peak RSS drifts up ~80 MB at 200k rows).
+ * Runs predict as a child writing to `out`, sampling its peak RSS (VmHWM) and the size of the
+ * output written so far (`out`.partial) until it exits. The child's V8 old space is capped at
+ * HEAP_MB: far less than reading the file whole would need, so a non-streaming predict fails
+ * outright, and the cap keeps V8 from growing its heap lazily (garbage it has not collected yet is
+ * not memory the pipeline holds: uncapped, peak RSS drifts up ~80 MB at 200k rows).
  */
-async function predictMeasured(args: string[]): Promise<{ code: number | null; stderr: string; peakMb: number }> {
-  const child = spawn(process.execPath, [BIN, 'predict', ...args], { env: { ...ENV, NODE_OPTIONS: `--max-old-space-size=${HEAP_MB}` }, stdio: ['ignore', 'ignore', 'pipe'] });
+async function predictMeasured(args: string[], out: string): Promise<{ code: number | null; stderr: string; samples: { outputBytes: number; peakMb: number }[]; peakMb: number }> {
+  const child = spawn(process.execPath, [BIN, 'predict', ...args, '-o', out], { env: { ...ENV, NODE_OPTIONS: `--max-old-space-size=${HEAP_MB}` }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   let peakKb = 0;
+  const samples: { outputBytes: number; peakMb: number }[] = [];
   const sample = (): void => {
     try {
       const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
       if (m) peakKb = Math.max(peakKb, Number(m[1]));
     } catch {
-      // exited
+      return; // exited
     }
+    let outputBytes = 0;
+    try {
+      outputBytes = statSync(`${out}.partial`).size;
+    } catch {
+      // not opened yet, or renamed at the end
+    }
+    samples.push({ outputBytes, peakMb: peakKb / 1024 });
   };
   const timer = setInterval(sample, 10);
   const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => (sample(), resolve(c))));
   clearInterval(timer);
-  return { code, stderr, peakMb: peakKb / 1024 };
+  return { code, stderr, samples, peakMb: peakKb / 1024 };
 }
+
+/** A CSV of 8000 wine rows (two chunks of the default 4096), shared by the smaller runs below. */
+const small = path.join(work, 'small.csv');
+const smallText = wineCsv(8000);
+writeFileSync(small, smallText);
 
 t.test(`a ${ROWS}-row CSV: streamed in bounded memory, output equal to /invocations on the same rows`, async (t) => {
   const big = path.join(work, 'big.csv');
   const text = wineCsv(ROWS);
   writeFileSync(big, text);
-  const small = path.join(work, 'small.csv');
-  writeFileSync(small, wineCsv(1000));
   const bigOut = path.join(work, 'big.json');
-  const smallOut = path.join(work, 'small.json');
 
-  const base = await predictMeasured(['-m', wine, '-t', 'csv', '-i', small, '-o', smallOut, '-w', '1']);
-  t.equal(base.code, 0, base.stderr);
-  const run = await predictMeasured(['-m', wine, '-t', 'csv', '-i', big, '-o', bigOut, '-w', '1']);
+  // One run, measured while it streams: its peak RSS once the first predictions are written (the
+  // model loaded, the pipeline running) against its peak at the end, 49 chunks later.
+  const run = await predictMeasured(['-m', wine, '-t', 'csv', '-i', big, '-w', '1'], bigOut);
   t.equal(run.code, 0, run.stderr);
-  const fileMb = Buffer.byteLength(text) / 1024 / 1024;
-  t.comment(`peak RSS (old space capped at ${HEAP_MB} MB): ${run.peakMb.toFixed(0)} MB for ${ROWS} rows (${fileMb.toFixed(1)} MB of CSV), ${base.peakMb.toFixed(0)} MB for 1000 rows`);
-  t.ok(run.peakMb - base.peakMb < STREAMING_RSS_MARGIN_MB, `peak RSS grows by ${(run.peakMb - base.peakMb).toFixed(1)} MB (bound ${STREAMING_RSS_MARGIN_MB} MB) from 1k to ${ROWS} rows`);
-
   const output = readFileSync(bigOut, 'utf8');
+  const first = run.samples.find((s) => s.outputBytes > 0);
+  const during = new Set(run.samples.filter((s) => s.outputBytes > 0 && s.outputBytes < output.length).map((s) => s.outputBytes));
+  t.ok(first !== undefined && during.size >= 3, `the output was written as the input streamed (${during.size} sizes of ${bigOut}.partial seen before the end)`);
+  const atFirst = first?.peakMb ?? 0;
+  const fileMb = Buffer.byteLength(text) / 1024 / 1024;
+  t.comment(`peak RSS (old space capped at ${HEAP_MB} MB): ${atFirst.toFixed(0)} MB when the first predictions were written, ${run.peakMb.toFixed(0)} MB after ${ROWS} rows (${fileMb.toFixed(1)} MB of CSV)`);
+  t.ok(run.peakMb - atFirst < STREAMING_RSS_MARGIN_MB, `peak RSS grows by ${(run.peakMb - atFirst).toFixed(1)} MB (bound ${STREAMING_RSS_MARGIN_MB} MB) from the first predictions to ${ROWS} rows`);
+
   const predictions = (JSON.parse(output) as { predictions: { predictions: number }[] }).predictions;
   t.equal(predictions.length, ROWS, 'one prediction per row');
   const reference = await invocations(wine, 'text/csv', text);
   t.equal(reference.status, 200);
   t.ok(output === reference.text, 'the whole output equals the /invocations body for the same rows, byte for byte');
-  t.equal(readFileSync(smallOut, 'utf8'), (await invocations(wine, 'text/csv', wineCsv(1000))).text, '1000 rows too');
+});
 
-  // CSV output: the same numbers, one row each.
+t.test('CSV output: the same numbers as /invocations, one row each', async (t) => {
   const csvOut = path.join(work, 'small-out.csv');
-  t.equal(predict(['-m', wine, '-t', 'csv', '-i', small, '-o', csvOut]).status, 0);
+  const res = predict(['-m', wine, '-t', 'csv', '-i', small, '-o', csvOut]);
+  t.equal(res.status, 0, res.stderr);
   const lines = readFileSync(csvOut, 'utf8').trimEnd().split('\n');
   t.equal(lines[0], 'predictions');
-  t.same(lines.slice(1).map(Number), (JSON.parse(readFileSync(smallOut, 'utf8')) as { predictions: { predictions: number }[] }).predictions.map((p) => p.predictions));
+  const reference = await invocations(wine, 'text/csv', smallText);
+  t.same(lines.slice(1).map(Number), (JSON.parse(reference.text) as { predictions: { predictions: number }[] }).predictions.map((p) => p.predictions));
 });
 
 const SCRIPT = '/usr/bin/script';
 t.test('the progress bar: on a terminal only', async (t) => {
-  const csv = path.join(work, 'progress.csv');
-  writeFileSync(csv, wineCsv(8000));
+  const csv = small;
   const plain = predict(['-m', wine, '-t', 'csv', '-i', csv, '-o', path.join(work, 'progress-plain.json')]);
   t.equal(plain.status, 0);
   t.notMatch(plain.stderr, /predict \|/, 'no bar when standard error is not a terminal');
+  t.equal(readFileSync(path.join(work, 'progress-plain.json'), 'utf8'), (await invocations(wine, 'text/csv', smallText)).text, 'the output equals /invocations on the same 8000 rows');
   t.test('on a pseudo-terminal (script -q -c)', { skip: existsSync(SCRIPT) ? false : `util-linux ${SCRIPT} is not installed: no pseudo-terminal to run predict on` }, async (t) => {
     const command = [process.execPath, BIN, 'predict', '-m', wine, '-t', 'csv', '-i', csv, '-o', path.join(work, 'progress-tty.json')].map((a) => `'${a}'`).join(' ');
     const tty = spawnSync(SCRIPT, ['-q', '-e', '-c', command, '/dev/null'], { encoding: 'utf8', env: ENV, timeout: 120_000 });

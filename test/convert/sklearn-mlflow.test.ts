@@ -9,7 +9,8 @@ import t from 'tap';
 import { parse as parseYaml } from 'yaml';
 import { PREDICT_OUTPUT, PREDICT_PROBA_OUTPUT } from '../../src/convert/model.js';
 import { convertSklearn } from '../../src/convert/sklearn/index.js';
-import { inputTensor, maxRelativeError, plain, run, type Cell } from './sklearn-helpers.js';
+import { rowsOf } from '../mlflow/serving-helpers.js';
+import { inputTensor, maxRelativeError, plain, run } from './sklearn-helpers.js';
 
 const DIR = '/work/shared/data/mlflow-models';
 const MODELS = ['wine-elasticnet', 'iris-logreg', 'iris-tree', 'diabetes-forest', 'cancer-gbc', 'wine-pipeline'];
@@ -23,24 +24,6 @@ interface MlflowCase {
   response: { body: string };
   sklearn_predict: number[];
   sklearn_predict_proba?: number[][];
-}
-
-type Json = null | number | string | Json[] | { [k: string]: Json };
-
-/** The rows of an /invocations body, in the order of `columns` for column-based bodies. */
-function rowsOf(body: Record<string, Json>, columns: string[] | undefined): Cell[][] {
-  const record = (r: Json): Cell[] => (Array.isArray(r) ? (r as Cell[]) : columns!.map((c) => (r as Record<string, Cell>)[c]));
-  if (body.dataframe_split) {
-    const split = body.dataframe_split as { columns?: string[]; data: Cell[][] };
-    if (!split.columns) return split.data;
-    return split.data.map((row) => columns!.map((c) => row[split.columns!.indexOf(c)]));
-  }
-  if (body.dataframe_records) return (body.dataframe_records as Json[]).map(record);
-  if (body.instances) return (body.instances as Json[]).map(record);
-  if (Array.isArray(body.inputs)) return body.inputs as Cell[][];
-  const byColumn = body.inputs as Record<string, Cell[]>;
-  const n = byColumn[columns![0]].length;
-  return Array.from({ length: n }, (_, i) => columns!.map((c) => byColumn[c][i]));
 }
 
 const present = existsSync(`${DIR}/cases.json`);
@@ -63,7 +46,7 @@ if (present) {
       const mine = cases.filter((c) => c.model === name);
       t.ok(mine.length >= 3, `${mine.length} cases`);
       for (const c of mine) {
-        const rows = rowsOf(JSON.parse(c.request.body) as Record<string, Json>, columns);
+        const rows = rowsOf(c.request.body, columns);
         const out = await run(model, inputTensor('double', rows));
         const got = plain(out[PREDICT_OUTPUT]);
         const mlflowAnswer = (JSON.parse(c.response.body) as { predictions: number[] }).predictions;

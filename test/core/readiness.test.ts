@@ -7,6 +7,15 @@ import t from 'tap';
 import { irisModel } from '../../src/modelgen/examples.js';
 import { exampleRepository, infer, rawRequest, startTestServer, tempDir, writeModel } from '../helpers/server.js';
 
+// One server for the two tests of models that cannot load beside one that can.
+const root = exampleRepository(t, ['iris']);
+writeModel(root, 'broken', new TextEncoder().encode('this is not an ONNX model'), { name: 'broken' });
+writeModel(root, 'hf', irisModel(), { name: 'hf', implementation: 'mlserver_huggingface.HuggingFaceRuntime' });
+writeModel(root, 'sk', irisModel(), { name: 'sk', implementation: 'mlserver_sklearn.SKLearnModel' });
+execFileSync('mkdir', ['-p', join(root, 'gone')]);
+await writeFile(join(root, 'gone', 'model-settings.json'), JSON.stringify({ name: 'gone', parameters: { uri: './missing.onnx' } }));
+const server = await startTestServer(t, { folder: root });
+
 t.test('not ready while a slow model loads, ready once it has loaded', async (t) => {
   const root = tempDir(t);
   writeModel(root, 'iris', irisModel());
@@ -56,9 +65,6 @@ t.test('not ready with zero models', async (t) => {
 });
 
 t.test('a broken model file leaves the others serving, with its reason visible', async (t) => {
-  const root = exampleRepository(t, ['iris']);
-  writeModel(root, 'broken', new TextEncoder().encode('this is not an ONNX model'), { name: 'broken' });
-  const server = await startTestServer(t, { folder: root });
   const ready = await rawRequest(`${server.url}/v2/health/ready`);
   t.equal(ready.status, 200, 'ready: every model finished loading and one is READY');
   const list = (await rawRequest(`${server.url}/v2/models`)).json().models as { name: string; state: string; reason: string }[];
@@ -75,12 +81,6 @@ t.test('a broken model file leaves the others serving, with its reason visible',
 });
 
 t.test('a model whose file is missing, an unknown implementation, and an sklearn folder without its pickle are UNAVAILABLE with reasons', async (t) => {
-  const root = exampleRepository(t, ['iris']);
-  writeModel(root, 'hf', irisModel(), { name: 'hf', implementation: 'mlserver_huggingface.HuggingFaceRuntime' });
-  writeModel(root, 'sk', irisModel(), { name: 'sk', implementation: 'mlserver_sklearn.SKLearnModel' });
-  execFileSync('mkdir', ['-p', join(root, 'gone')]);
-  await writeFile(join(root, 'gone', 'model-settings.json'), JSON.stringify({ name: 'gone', parameters: { uri: './missing.onnx' } }));
-  const server = await startTestServer(t, { folder: root });
   const list = (await rawRequest(`${server.url}/v2/models`)).json().models as { name: string; state: string; reason: string }[];
   t.match(list.find((m) => m.name === 'hf'), { state: 'UNAVAILABLE', reason: /implementation 'mlserver_huggingface.HuggingFaceRuntime' is not supported/ });
   t.match(list.find((m) => m.name === 'sk'), { state: 'UNAVAILABLE', reason: /folder without a model file \(model.joblib, model.pickle or model.pkl\)/ });

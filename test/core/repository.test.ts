@@ -15,6 +15,28 @@ const settings = (dir: string, value: object): void => {
   writeFileSync(join(dir, 'model-settings.json'), JSON.stringify(value));
 };
 
+// One server for the tests over HTTP, each with its own models.
+const served = tempDir(t);
+// versions over HTTP: 1 and 2, and version 3 broken (the default must be the highest READY one)
+settings(join(served, 'ident'), {});
+writeModel(join(served, 'ident'), '1', identityModel('fp32'));
+writeModel(join(served, 'ident'), '2', identityModel('fp32'));
+writeModel(join(served, 'ident'), '3', new Uint8Array([1, 2, 3]));
+// an unversioned model beside a version of it
+writeModel(served, 'm', identityModel('fp32'), { name: 'm' });
+settings(join(served, 'm5'), { name: 'm', parameters: { version: '5' } });
+writeFileSync(join(served, 'm5', 'model.onnx'), identityModel('fp32'));
+// settings inputs/outputs over the graph's
+writeModel(served, 'narrow', identityModel('fp32'), {
+  name: 'narrow',
+  inputs: [{ name: 'INPUT0', datatype: 'FP32', shape: [-1, 3] }],
+});
+writeModel(served, 'wrongtype', identityModel('fp32'), {
+  name: 'wrongtype',
+  inputs: [{ name: 'INPUT0', datatype: 'INT32', shape: [-1, 3] }],
+});
+const server = await startTestServer(t, { folder: served });
+
 t.test('discovery', async (t) => {
   const root = tempDir(t);
   // 1. settings with a name, recursively nested
@@ -77,13 +99,6 @@ t.test('KServe: MLSERVER_MODEL_NAME renames a zero-config model at the root', as
 });
 
 t.test('versions over HTTP: default version, versioned routes, metadata versions', async (t) => {
-  const root = tempDir(t);
-  settings(join(root, 'ident'), {});
-  writeModel(join(root, 'ident'), '1', identityModel('fp32'));
-  writeModel(join(root, 'ident'), '2', identityModel('fp32'));
-  // version 3 is broken: the default version must be the highest READY one
-  writeModel(join(root, 'ident'), '3', new Uint8Array([1, 2, 3]));
-  const server = await startTestServer(t, { folder: root });
   const body = { inputs: [{ name: 'INPUT0', shape: [1, 1], datatype: 'FP32', data: [1] }] };
   const plain = await infer(server, 'ident', body);
   t.equal(plain.status, 200);
@@ -99,27 +114,12 @@ t.test('versions over HTTP: default version, versioned routes, metadata versions
 });
 
 t.test('an unversioned model is the default even when versions exist', async (t) => {
-  const root = tempDir(t);
-  writeModel(root, 'm', identityModel('fp32'), { name: 'm' });
-  settings(join(root, 'm5'), { name: 'm', parameters: { version: '5' } });
-  writeFileSync(join(root, 'm5', 'model.onnx'), identityModel('fp32'));
-  const server = await startTestServer(t, { folder: root });
   const res = await infer(server, 'm', { inputs: [{ name: 'INPUT0', shape: [1, 1], datatype: 'FP32', data: [1] }] });
   t.equal(res.status, 200);
   t.notOk('model_version' in res.json(), 'answered by the unversioned model');
 });
 
 t.test('settings inputs/outputs override the graph metadata, and are validated', async (t) => {
-  const root = tempDir(t);
-  writeModel(root, 'narrow', identityModel('fp32'), {
-    name: 'narrow',
-    inputs: [{ name: 'INPUT0', datatype: 'FP32', shape: [-1, 3] }],
-  });
-  writeModel(root, 'wrongtype', identityModel('fp32'), {
-    name: 'wrongtype',
-    inputs: [{ name: 'INPUT0', datatype: 'INT32', shape: [-1, 3] }],
-  });
-  const server = await startTestServer(t, { folder: root });
   const meta = (await rawRequest(`${server.url}/v2/models/narrow`)).json();
   t.same(meta.inputs, [{ name: 'INPUT0', datatype: 'FP32', shape: [-1, 3] }]);
   const bad = await infer(server, 'narrow', { inputs: [{ name: 'INPUT0', shape: [1, 2], datatype: 'FP32', data: [1, 2] }] });

@@ -51,6 +51,8 @@ export function startCli(args: string[], env: Record<string, string>): Server {
   const base: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', NODE_OPTIONS: '' };
   if (process.env.TESSERA_FROM_SOURCE !== undefined) base.TESSERA_FROM_SOURCE = process.env.TESSERA_FROM_SOURCE;
   if (process.env.TMPDIR !== undefined) base.TMPDIR = process.env.TMPDIR;
+  // Test infrastructure, not the manifest's: the test-wide cache folder (test/helpers/test-env.mjs).
+  if (process.env.XDG_CACHE_HOME !== undefined) base.XDG_CACHE_HOME = process.env.XDG_CACHE_HOME;
   const proc = spawn(process.execPath, [`${ROOT}/bin/tessera.mjs`, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-20_000)));

@@ -24,10 +24,12 @@ t.test('deadlines, cancellation, request ids and streams through the call wrappe
   const root = tempDir(t);
   mkdirSync(join(root, 'sleep'));
   writeFileSync(join(root, 'sleep', 'sleep.mjs'), SLEEP);
-  // Batching: one execution at a time, so a second request waits in the model's queue.
+  // Batching, with one-row requests: one execution at a time (a worker's spare slot for batching
+  // models takes only a batch of at least half max_batch_size), so a second request waits in the
+  // model's queue.
   writeFileSync(
     join(root, 'sleep', 'model-settings.json'),
-    JSON.stringify({ name: 'sleep', implementation: './sleep.mjs', max_batch_size: 2, inputs: [{ name: 'ms', datatype: 'INT32', shape: [-1] }], outputs: [{ name: 'slept', datatype: 'INT32', shape: [-1] }] }),
+    JSON.stringify({ name: 'sleep', implementation: './sleep.mjs', max_batch_size: 16, inputs: [{ name: 'ms', datatype: 'INT32', shape: [-1] }], outputs: [{ name: 'slept', datatype: 'INT32', shape: [-1] }] }),
   );
   const { logger, lines } = capturingLogger('info');
   const server = await startTestServer(t, { folder: root, logger, settings: { parallel_workers: '1', debug: true } });
@@ -69,27 +71,37 @@ t.test('deadlines, cancellation, request ids and streams through the call wrappe
   t.test('a queued request past the client deadline leaves the queue without running', async (t) => {
     await eventually('the worker is free', async () => server.pool.workers().every((w) => w.inflight === 0));
     const before = await stats();
+    const [timeoutsBefore, cancelsBefore] = [await metric(timeouts), await metric(cancels)];
     const first = call(sleep(1500, 'first'));
     await eventually('the first runs', async () => server.pool.workers().some((w) => w.inflight > 0));
     const queued = call(sleep(10, 'queued'), { deadline: Date.now() + 300 });
     await t.rejects(queued.done, { code: grpc.status.DEADLINE_EXCEEDED });
     await first.done;
-    await eventually('the deadline is counted', async () => (await metric(timeouts)) === 2);
+    // At its deadline the client gives up on its own (DEADLINE_EXCEEDED above) and resets the
+    // stream, while the server's timer for the same grpc-timeout fires: whichever reaches the
+    // queued request first takes it out, counted TIMEOUT (the server's timer) or CANCELED (the
+    // client's reset arrived first). Either way it is counted once and never runs.
+    await eventually('the queued request is counted as failed', async () => (await metric(timeouts)) - timeoutsBefore + (await metric(cancels)) - cancelsBefore === 1);
+    t.equal((await metric(timeouts)) - timeoutsBefore + (await metric(cancels)) - cancelsBefore, 1, 'counted once, as TIMEOUT or CANCELED');
     const after = await stats();
     t.equal(after.execution_count - before.execution_count, 1, 'only the first request ran');
+    t.equal(after.inference_stats.fail.count - before.inference_stats.fail.count, 1, 'the queued request failed');
   });
 
   t.test('a cancelled call leaves the queue: CANCELLED, counted as CANCELED', async (t) => {
+    await eventually('the worker is free', async () => server.pool.workers().every((w) => w.inflight === 0));
     const before = await stats();
+    const [cancelsBefore, cancelledCallsBefore] = [await metric(cancels), await metric(grpcCode('CANCELLED'))];
     const first = call(sleep(1000, 'first'));
     await eventually('the first runs', async () => server.pool.workers().some((w) => w.inflight > 0));
     const queued = call(sleep(10, 'cancel-me'));
-    await new Promise((r) => setTimeout(r, 100));
+    // Cancelled once it waits in the queue: its arrival shows in the pending-requests gauge.
+    await eventually('the second request queues', async () => (await metric(/tessera_pending_requests\{model="sleep",version=""\} (\d+)/)) >= 1);
     queued.handle.cancel();
     await t.rejects(queued.done, { code: grpc.status.CANCELLED });
     await first.done;
-    await eventually('the cancellation is counted', async () => (await metric(cancels)) === 1);
-    t.equal(await metric(grpcCode('CANCELLED')), 1, 'the call is reported CANCELLED');
+    await eventually('the cancellation is counted', async () => (await metric(cancels)) - cancelsBefore === 1);
+    t.equal((await metric(grpcCode('CANCELLED'))) - cancelledCallsBefore, 1, 'the call is reported CANCELLED');
     t.equal((await stats()).execution_count - before.execution_count, 1, 'the cancelled request never ran');
   });
 

@@ -13,10 +13,12 @@ type InferResponse = { model_name: string; model_version: string; id: string; ou
 const IRIS_INPUT = { name: 'input', datatype: 'FP32', shape: [1, 4], contents: { fp32_contents: [5.1, 3.5, 1.4, 0.2] } };
 const bytesOf = (a: ArrayBufferView): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
+// The server of the inference service and message size tests.
+const root = exampleRepository(t, ['iris', 'add_sub']);
+for (const suffix of Object.keys(IDENTITY_TYPES)) writeModel(root, `identity_${suffix}`, identityModel(suffix), { name: `identity_${suffix}` });
+const server = await startTestServer(t, { folder: root });
+
 t.test('gRPC inference service', async (t) => {
-  const root = exampleRepository(t, ['iris', 'add_sub']);
-  for (const suffix of Object.keys(IDENTITY_TYPES)) writeModel(root, `identity_${suffix}`, identityModel(suffix), { name: `identity_${suffix}` });
-  const server = await startTestServer(t, { folder: root });
   const client = grpcClients(server.grpcAddress);
   t.teardown(() => client.close());
   const { call } = client;
@@ -211,7 +213,6 @@ t.test('gRPC health is NOT_SERVING with zero models; repository RPCs', async (t)
 });
 
 t.test('message sizes: 16 MiB raw FP32 works, 70 MiB gets a clear size error', async (t) => {
-  const server = await startTestServer(t, { folder: exampleRepository(t, ['identity_fp32']) });
   const client = grpcClients(server.grpcAddress);
   t.teardown(() => client.close());
   const n = 4 * 1024 * 1024;

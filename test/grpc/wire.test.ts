@@ -75,8 +75,9 @@ function decodePacked(buf: Buffer): bigint[] {
 
 const identity = (b: Buffer): Buffer => b;
 
+const server = await startTestServer(t, { folder: exampleRepository(t, ['iris']) });
+
 t.test('a hand-encoded ModelInferRequest and a hand-decoded response', async (t) => {
-  const server = await startTestServer(t, { folder: exampleRepository(t, ['iris']) });
   const client = new grpc.Client(server.grpcAddress, grpc.credentials.createInsecure());
   t.teardown(() => client.close());
 
@@ -106,7 +107,6 @@ t.test('a hand-encoded ModelInferRequest and a hand-decoded response', async (t)
 });
 
 t.test('server reflection lists the services', async (t) => {
-  const server = await startTestServer(t, { folder: exampleRepository(t, ['iris']) });
   const client = new grpc.Client(server.grpcAddress, grpc.credentials.createInsecure());
   t.teardown(() => client.close());
   // ServerReflectionRequest: 7 list_services. Response: 6 list_services_response{1 service{1 name}}.

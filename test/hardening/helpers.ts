@@ -6,8 +6,11 @@ import { spawnLogged, type Child } from '../helpers/process.js';
 
 export const BIN = fileURLToPath(new URL('../../bin/tessera.mjs', import.meta.url));
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-/** The CLI runs the TypeScript sources (never a stale dist/), without the test runner's hooks. */
-export const CHILD_ENV: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '', TESSERA_FROM_SOURCE: '1' };
+/**
+ * The CLI without the test runner's hooks. It runs dist/ when that is current (npm test builds it
+ * first), else the TypeScript sources: bin/tessera.mjs never runs a stale build.
+ */
+export const CHILD_ENV: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '' };
 
 export interface ChildServer extends Child {
   /** host:port of the gRPC listener. */

@@ -53,19 +53,27 @@ t.test('open-loop gRPC at 2x capacity: fast UNAVAILABLE, bounded memory and late
     );
   };
 
-  // Capacity: closed loop, 8 calls in flight, for 0.5 s.
+  // Capacity, measured here (it depends on the machine and on whatever else runs on it): closed
+  // loop, 8 calls in flight, for 0.5 s and at least 16 answers.
   let completed = 0;
-  const stopAt = performance.now() + 500;
+  const measured = performance.now();
   await Promise.all(
     Array.from({ length: 8 }, async () => {
-      while (performance.now() < stopAt) if ((await call(10_000)).code === 0) completed++;
+      while ((performance.now() - measured < 500 || completed < 16) && performance.now() - measured < 20_000) if ((await call(10_000)).code === 0) completed++;
     }),
   );
-  const capacity = completed * 2; // per second
-  t.ok(capacity > 0, `capacity ${capacity} requests/s`);
+  const capacity = completed / ((performance.now() - measured) / 1000); // per second
+  t.ok(completed >= 16, `capacity ${capacity.toFixed(0)} requests/s`);
 
-  // Open loop at twice that for 2 s, every call with a 2 s deadline.
-  const rate = 2 * capacity;
+  // Open loop at twice the capacity, every call with a 2 s deadline. The server's throughput is
+  // re-measured every 250 ms (requests it answered successfully) and the rate kept at twice the
+  // larger of that and the first measure: another process taking or leaving the CPU changes the
+  // capacity, and a generator left below it would never overload the server. At least 2 s, and
+  // until the excess has been refused on both protocols (at most 10 s): how long the 128-slot
+  // queue takes to fill depends on the capacity.
+  const succeeded = (): number => server.dataplane.statistics('mlp')[0].inference_stats.success.count;
+  let rate = 2 * capacity;
+  const rates: number[] = [];
   const executions = (): number => server.dataplane.statistics('mlp')[0].execution_count;
   const executedBefore = executions();
   const short: Promise<Outcome>[] = []; // calls whose deadline passes while they queue
@@ -96,17 +104,45 @@ t.test('open-loop gRPC at 2x capacity: fast UNAVAILABLE, bounded memory and late
       req.end(httpBody);
     });
   const httpOutcomes: ReturnType<typeof post>[] = [];
+  let shedSeen = 0;
+  let httpRefusedSeen = 0;
   const opened = performance.now();
   let fired = 0;
-  while (performance.now() - opened < 2000) {
-    const due = Math.floor(((performance.now() - opened) / 1000) * rate);
-    for (; fired < due; fired++) {
-      if (fired % 4 === 3) httpOutcomes.push(post());
-      else if (fired % 20 === 1) short.push(call(30));
-      else outcomes.push(call(2000));
+  let due = 0;
+  let last = opened;
+  let window = { at: opened, succeeded: succeeded() };
+  while (performance.now() - opened < 2000 || ((shedSeen === 0 || httpRefusedSeen === 0) && performance.now() - opened < 10_000)) {
+    const now = performance.now();
+    due += ((now - last) / 1000) * rate;
+    last = now;
+    for (; fired < Math.floor(due); fired++) {
+      if (fired % 4 === 3) {
+        httpOutcomes.push(
+          post().then((r) => {
+            if ('status' in r && r.status === 503) httpRefusedSeen++;
+            return r;
+          }),
+        );
+      } else if (fired % 20 === 1) {
+        short.push(call(30));
+      } else {
+        outcomes.push(
+          call(2000).then((r) => {
+            if (r.code === grpc.status.UNAVAILABLE) shedSeen++;
+            return r;
+          }),
+        );
+      }
+    }
+    if (now - window.at >= 250) {
+      const served = (succeeded() - window.succeeded) / ((now - window.at) / 1000);
+      rate = 2 * Math.max(capacity, served);
+      rates.push(Math.round(rate));
+      window = { at: now, succeeded: succeeded() };
     }
     await sleep(5);
   }
+  const openMs = performance.now() - opened;
   const http = await Promise.all(httpOutcomes);
   const results = await Promise.all(outcomes);
   const shortResults = await Promise.all(short);
@@ -118,7 +154,7 @@ t.test('open-loop gRPC at 2x capacity: fast UNAVAILABLE, bounded memory and late
   const ok = by(grpc.status.OK);
   const shed = by(grpc.status.UNAVAILABLE);
   const expired = by(grpc.status.DEADLINE_EXCEEDED);
-  t.comment(`${results.length} calls at ${rate}/s: ${ok.length} OK, ${shed.length} UNAVAILABLE, ${expired.length} DEADLINE_EXCEEDED`);
+  t.comment(`${fired} requests in ${(openMs / 1000).toFixed(1)} s at ${(2 * capacity).toFixed(0)}/s, then ${rates.join(', ')}/s; gRPC ${results.length}: ${ok.length} OK, ${shed.length} UNAVAILABLE, ${expired.length} DEADLINE_EXCEEDED`);
   const other = results.filter((r) => ![grpc.status.OK, grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED].includes(r.code));
   t.same(other.slice(0, 3), [], 'no other outcome: no INTERNAL, no connection dropped, no reset');
   t.ok(shed.length > 0, 'the excess was shed');
@@ -140,13 +176,18 @@ t.test('open-loop gRPC at 2x capacity: fast UNAVAILABLE, bounded memory and late
   const shortCodes = new Set(shortResults.map((r) => r.code));
   t.ok([...shortCodes].every((c) => [grpc.status.OK, grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED].includes(c)), `30 ms deadlines: ${[...shortCodes].map((c) => grpc.status[c]).join(', ')}`);
   t.ok(shortResults.some((r) => r.code === grpc.status.DEADLINE_EXCEEDED), 'some passed their deadline in the queue');
-  await sleep(300); // executions dispatched just before the end finish
+  // Executions still running (of calls that passed their deadline mid-run) finish.
+  for (const until = performance.now() + 10_000; server.pool.workers().some((w) => w.inflight > 0) && performance.now() < until; ) await sleep(10);
   const executed = executions() - executedBefore;
   const answeredOk = ok.length + shortResults.filter((r) => r.code === 0).length + answered.filter((r) => r.status === 200).length;
-  // A short-deadline call may also expire while it runs (it then ran): at most those account for
-  // executions beyond the answers; the hundreds refused, and those expired in the queue, never ran.
-  const expiredShort = shortResults.filter((r) => r.code === grpc.status.DEADLINE_EXCEEDED).length;
-  t.ok(executed >= answeredOk && executed <= answeredOk + expiredShort, `${executed} executions for ${answeredOk} answers (+ at most ${expiredShort} expired mid-run): refused requests never ran`);
+  // A call whose deadline passes once it is dispatched (waiting in its worker's queue, or running)
+  // still runs: a dispatched execution runs to the end. How many do depends on the machine's load
+  // (with 2 s deadlines, none when the queue drains faster than that), so every call answered
+  // DEADLINE_EXCEEDED (or HTTP 504) may account for an execution beyond the OK answers; the refused
+  // ones (UNAVAILABLE, HTTP 503), hundreds of them, never ran.
+  const passedDeadline = shortResults.filter((r) => r.code === grpc.status.DEADLINE_EXCEEDED).length + expired.length + answered.filter((r) => r.status === 504).length;
+  const refusedAll = shed.length + shortResults.filter((r) => r.code === grpc.status.UNAVAILABLE).length + refused.length;
+  t.ok(executed >= answeredOk && executed <= answeredOk + passedDeadline, `${executed} executions for ${answeredOk} OK answers (+ at most ${passedDeadline} that passed their deadline): the ${refusedAll} refused requests never ran`);
   // The connection that carried the overload still works.
   t.equal((await call(5000)).code, grpc.status.OK, 'the loaded connection still serves');
 });

@@ -66,8 +66,12 @@ export interface TestServerOptions {
 export async function startTestServer(t: Teardown, options: TestServerOptions): Promise<RunningServer> {
   const server = await startServer({
     folder: options.folder,
-    env: options.env ?? {},
-    flags: { host: '127.0.0.1', http_port: '0', grpc_port: '0', metrics_port: '0', parallel_workers: '2', ...options.settings },
+    // The test-wide cache folder (test/helpers/test-env.mjs), unless the test sets its own: the
+    // conversion cache's default is never ~/.cache.
+    env: { XDG_CACHE_HOME: process.env.XDG_CACHE_HOME, ...options.env },
+    // One worker unless the test asks for more (a test about several workers sets parallel_workers):
+    // each worker costs its start-up (TypeScript and ONNX Runtime loaded, every model loaded again).
+    flags: { host: '127.0.0.1', http_port: '0', grpc_port: '0', metrics_port: '0', parallel_workers: '1', ...options.settings },
     logger: options.logger ?? pino({ level: 'silent' }),
   });
   t.teardown(() => server.close());

@@ -45,10 +45,12 @@ function parseBinaryResponse(res: RawResponse): { json: { outputs: { name: strin
   return { json, blocks };
 }
 
+// One server for the file.
+const root = exampleRepository(t, ['iris', 'add_sub', 'identity_fp32', 'identity_int64', 'identity_bytes']);
+writeModel(root, 'identity_fp16', identityModel('fp16'), { name: 'identity_fp16' });
+const server = await startTestServer(t, { folder: root });
+
 t.test('binary tensor data extension', async (t) => {
-  const root = exampleRepository(t, ['iris', 'add_sub', 'identity_fp32', 'identity_int64', 'identity_bytes']);
-  writeModel(root, 'identity_fp16', identityModel('fp16'), { name: 'identity_fp16' });
-  const server = await startTestServer(t, { folder: root });
   const a = Float32Array.from({ length: 16 }, (_, i) => i + 0.5);
   const b = Array.from({ length: 16 }, (_, i) => i * 2);
 
@@ -209,7 +211,6 @@ t.test('binary tensor data extension', async (t) => {
 });
 
 t.test('a 16 MiB FP32 tensor through JSON and binary HTTP; 70 MiB is refused', async (t) => {
-  const server = await startTestServer(t, { folder: exampleRepository(t, ['identity_fp32']) });
   const n = 4 * 1024 * 1024; // 16 MiB of FP32
   const values = new Float32Array(n);
   for (let i = 0; i < n; i++) values[i] = (i % 1000) / 8;

@@ -4,11 +4,10 @@ import t from 'tap';
 import { IDENTITY_TYPES, identityModel } from '../../src/modelgen/examples.js';
 import { infer, startTestServer, tempDir, writeModel } from '../helpers/server.js';
 
-const root = (tt: Parameters<typeof tempDir>[0]): string => {
-  const dir = tempDir(tt);
-  for (const suffix of Object.keys(IDENTITY_TYPES)) writeModel(dir, `identity_${suffix}`, identityModel(suffix), { name: `identity_${suffix}` });
-  return dir;
-};
+// One server for the file, with an identity model per datatype.
+const root = tempDir(t);
+for (const suffix of Object.keys(IDENTITY_TYPES)) writeModel(root, `identity_${suffix}`, identityModel(suffix), { name: `identity_${suffix}` });
+const server = await startTestServer(t, { folder: root });
 
 // Values as JSON text (so 64-bit literals stay exact in the test too).
 const CASES: Record<string, { datatype: string; data: string }> = {
@@ -27,7 +26,6 @@ const CASES: Record<string, { datatype: string; data: string }> = {
 };
 
 t.test('identity round trip of every datatype', async (t) => {
-  const server = await startTestServer(t, { folder: root(t) });
   for (const [suffix, c] of Object.entries(CASES)) {
     const body = `{"inputs":[{"name":"INPUT0","shape":[2,2],"datatype":"${c.datatype}","data":${c.data}}]}`;
     const res = await infer(server, `identity_${suffix}`, body);
@@ -39,14 +37,12 @@ t.test('identity round trip of every datatype', async (t) => {
 });
 
 t.test('nested data is accepted; the shape decides', async (t) => {
-  const server = await startTestServer(t, { folder: root(t) });
   const res = await infer(server, 'identity_int64', '{"inputs":[{"name":"INPUT0","shape":[2,2],"datatype":"INT64","data":[[9223372036854775807,1],[2,-9223372036854775808]]}]}');
   t.equal(res.status, 200);
   t.ok(res.text.includes('"data":[9223372036854775807,1,2,-9223372036854775808]'), res.text);
 });
 
 t.test('datatype errors', async (t) => {
-  const server = await startTestServer(t, { folder: root(t) });
   const cases: { model: string; datatype: string; data: string; message: RegExp }[] = [
     { model: 'fp16', datatype: 'FP16', data: '[1,2,3,4]', message: /receiving FP16 data via JSON is not supported/ },
     { model: 'uint64', datatype: 'UINT64', data: '[0,1,2,18446744073709551616]', message: /element 3 is 18446744073709551616, expected an integer in \[0, 18446744073709551615\]/ },
@@ -69,7 +65,6 @@ t.test('datatype errors', async (t) => {
 });
 
 t.test('NaN and infinities: null in JSON (JSON has no NaN)', async (t) => {
-  const server = await startTestServer(t, { folder: root(t) });
   const res = await infer(server, 'identity_fp32', '{"inputs":[{"name":"INPUT0","shape":[1,3],"datatype":"FP32","data":[null,"Infinity",1]}]}');
   t.equal(res.status, 200);
   t.ok(res.text.includes('"data":[null,null,1]'), res.text);

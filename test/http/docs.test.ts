@@ -16,8 +16,9 @@ const CORE_ROUTES: [string, string][] = [
   ['POST', '/v2/repository/models/:model/load'],
 ];
 
+const server = await startTestServer(t, { folder: exampleRepository(t, ['iris']) });
+
 t.test('GET /v2/docs/dataplane.json describes every registered route; /v2/docs is the Swagger UI page', async (t) => {
-  const server = await startTestServer(t, { folder: exampleRepository(t, ['iris']) });
   const routes = server.http.documentedRoutes;
   for (const [method, url] of CORE_ROUTES) t.ok(routes.some((r) => r.method === method && r.url === url), `${method} ${url} registered with docs`);
   const res = await rawRequest(`${server.url}/v2/docs/dataplane.json`);
@@ -63,7 +64,6 @@ t.test('the Swagger page renders in headless Chromium with the infer route visib
   const { chromium } = await import('playwright-core');
   const browser = await chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
   t.teardown(() => browser.close());
-  const server = await startTestServer(t, { folder: exampleRepository(t, ['iris']) });
   const page = await browser.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));

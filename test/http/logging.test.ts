@@ -46,22 +46,22 @@ t.test('log lines of one request share its id (HTTP and gRPC); the access log fo
   t.notOk(all.some((l) => l.level === 30 && JSON.stringify(l).includes('"stack"')), 'no stack trace at info level');
 });
 
-t.test('without debug there is no access log', async (t) => {
-  const root = exampleRepository(t, ['iris']);
-  const { logger, lines } = capturingLogger('info');
-  const server = await startTestServer(t, { folder: root, logger });
-  t.equal((await infer(server, 'iris', body('quiet-1'))).status, 200);
-  t.equal(lines().filter((l) => l.requestId === 'quiet-1').length, 0, 'nothing logged about a successful request');
-});
-
-t.test('model load, unload and failure events carry durations and reasons', async (t) => {
+t.test('without debug (info level)', async (t) => {
   const root = exampleRepository(t, ['iris']);
   writeModel(root, 'broken', new Uint8Array([1, 2, 3, 4]));
   const { logger, lines } = capturingLogger('info');
   const server = await startTestServer(t, { folder: root, logger });
-  t.equal((await rawRequest(`${server.url}/v2/repository/models/iris/unload`, { method: 'POST' })).status, 200);
-  const all = lines();
-  t.ok(all.some((l) => l.msg === 'model loaded' && l.model === 'iris' && typeof l.loadMs === 'number'), 'load: model and time');
-  t.ok(all.some((l) => l.msg === 'model failed to load' && l.model === 'broken' && typeof l.reason === 'string' && l.level === 50), 'failure: model and reason, at error level');
-  t.ok(all.some((l) => l.msg === 'model unloaded' && l.model === 'iris' && typeof l.unloadMs === 'number'), 'unload: model and time');
+
+  t.test('there is no access log', async (t) => {
+    t.equal((await infer(server, 'iris', body('quiet-1'))).status, 200);
+    t.equal(lines().filter((l) => l.requestId === 'quiet-1').length, 0, 'nothing logged about a successful request');
+  });
+
+  t.test('model load, unload and failure events carry durations and reasons', async (t) => {
+    t.equal((await rawRequest(`${server.url}/v2/repository/models/iris/unload`, { method: 'POST' })).status, 200);
+    const all = lines();
+    t.ok(all.some((l) => l.msg === 'model loaded' && l.model === 'iris' && typeof l.loadMs === 'number'), 'load: model and time');
+    t.ok(all.some((l) => l.msg === 'model failed to load' && l.model === 'broken' && typeof l.reason === 'string' && l.level === 50), 'failure: model and reason, at error level');
+    t.ok(all.some((l) => l.msg === 'model unloaded' && l.model === 'iris' && typeof l.unloadMs === 'number'), 'unload: model and time');
+  });
 });

@@ -64,7 +64,8 @@ t.test('load picks up new versions and unloads vanished ones', async (t) => {
 t.test('a model file replaced on disk and reloaded while requests flow: no request fails', async (t) => {
   const root = exampleRepository(t, []);
   writeModel(root, 'net', mlpModel([4, 64, 3], 1), { name: 'net' });
-  const server = await startTestServer(t, { folder: root });
+  // Two workers: the new instance loads on each while both serve the old one.
+  const server = await startTestServer(t, { folder: root, settings: { parallel_workers: '2' } });
   const body = { inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }] };
   const before = ((await infer(server, 'net', body)).json().outputs as { data: number[] }[])[0].data;
 
@@ -74,14 +75,19 @@ t.test('a model file replaced on disk and reloaded while requests flow: no reque
     while (!stop) statuses.push((await infer(server, 'net', body)).status);
   };
   const clients = Array.from({ length: 4 }, client);
-  await new Promise((r) => setTimeout(r, 100));
+  const answered = async (n: number): Promise<void> => {
+    for (const until = Date.now() + 30_000; statuses.length < n && Date.now() < until; ) await new Promise((r) => setTimeout(r, 5));
+  };
+  await answered(20); // the clients are going
   writeFileSync(join(root, 'net', 'model.onnx'), mlpModel([4, 64, 3], 2));
+  const loadStarted = statuses.length;
   const load = await post(`${server.url}/v2/repository/models/net/load`);
-  await new Promise((r) => setTimeout(r, 100));
+  const duringLoad = statuses.length - loadStarted;
+  await answered(statuses.length + 20); // and keep going after it
   stop = true;
   await Promise.all(clients);
   t.equal(load.status, 200);
-  t.ok(statuses.length > 20, `${statuses.length} requests during the reload`);
+  t.ok(statuses.length >= 40 && duringLoad > 0, `${statuses.length} requests around the reload, ${duringLoad} answered while it ran`);
   t.same([...new Set(statuses)], [200], 'every request during the reload succeeded');
   const afterOut = ((await infer(server, 'net', body)).json().outputs as { data: number[] }[])[0].data;
   t.not(JSON.stringify(afterOut), JSON.stringify(before), 'the new weights answer after the reload');

@@ -9,9 +9,10 @@ const irisBody = (extra: object = {}): object => ({
   ...extra,
 });
 
+// The server with default settings, for every test but the body limit's.
+const server = await startTestServer(t, { folder: exampleRepository(t, ['iris', 'add_sub', 'identity_fp32']) });
+
 t.test('V2 REST routes', async (t) => {
-  const root = exampleRepository(t, ['iris', 'add_sub', 'identity_fp32']);
-  const server = await startTestServer(t, { folder: root });
   const get = (path: string) => rawRequest(server.url + path);
 
   const stillServes = async (): Promise<void> => {
@@ -157,18 +158,16 @@ t.test('V2 REST routes', async (t) => {
 
 t.test('body limit: 413 beyond http_max_input_size', async (t) => {
   const root = exampleRepository(t, ['identity_fp32']);
-  const server = await startTestServer(t, { folder: root, settings: { http_max_input_size: '1000' } });
+  const limited = await startTestServer(t, { folder: root, settings: { http_max_input_size: '1000' } });
   const small = { inputs: [{ name: 'INPUT0', shape: [1, 2], datatype: 'FP32', data: [1, 2] }] };
   const big = { inputs: [{ name: 'INPUT0', shape: [1, 400], datatype: 'FP32', data: new Array(400).fill(1.5) }] };
-  const over = await infer(server, 'identity_fp32', big);
+  const over = await infer(limited, 'identity_fp32', big);
   t.equal(over.status, 413);
   t.match(over.json(), { error: /larger than the limit of 1000 bytes/ });
-  const ok = await infer(server, 'identity_fp32', small);
+  const ok = await infer(limited, 'identity_fp32', small);
   t.equal(ok.status, 200, 'still serves after a 413');
 });
 
 t.test('default body limit is 64 MiB', async (t) => {
-  const root = exampleRepository(t, ['identity_fp32']);
-  const server = await startTestServer(t, { folder: root });
   t.equal(server.settings.http_max_input_size, 64 * 1024 * 1024);
 });

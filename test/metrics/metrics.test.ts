@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import type { ModelStatistics } from '../../src/core/statistics.js';
+import { arrivals, untilArrived, writeGateModel } from '../helpers/gate.js';
 import { grpcClients } from '../helpers/grpc.js';
 import { exampleRepository, infer, rawRequest, startTestServer } from '../helpers/server.js';
 
@@ -50,20 +51,24 @@ async function scrape(url: string | undefined): Promise<Sample[]> {
 const irisBody = (id: string) => ({ id, inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2] }] });
 
 t.test('after known traffic the metrics, REST /stats and gRPC ModelStatistics match it exactly', async (t) => {
-  const root = exampleRepository(t, ['iris', 'mlp']);
+  const root = exampleRepository(t, ['iris']);
+  const gate = writeGateModel(root);
   const server = await startTestServer(t, { folder: root, settings: { parallel_workers: '1' } });
   const iris = { model: 'iris', version: '1' };
 
-  // 24 good requests sent while the only worker runs a long mlp request: the first takes iris's
-  // one slot and waits behind mlp in the worker, the other 23 queue in iris's batcher and are
-  // merged when it returns (iris has max_batch_size 64). Then 3 with a wrong datatype, 1 asking
-  // for an unknown output, and 5 good ones over gRPC.
-  const row = '[' + new Array(256).fill('0.5').join(',') + ']';
-  const long = infer(server, 'mlp', `{"inputs":[{"name":"input","shape":[2048,256],"datatype":"FP32","data":[${new Array(2048).fill(row).join(',')}]}]}`);
+  // 24 good requests sent while the gate model holds the only worker: the first takes iris's one
+  // slot and waits behind the gate in the worker, the others queue in iris's batcher and are merged
+  // (iris has max_batch_size 64). Then 3 with a wrong datatype, 1 asking for an unknown output,
+  // and 5 good ones over gRPC.
+  const held = gate.hold(server);
   const deadline = Date.now() + 10_000;
   while (!server.pool.workers().every((w) => w.inflight > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
-  const good = await Promise.all(Array.from({ length: 24 }, (_, i) => infer(server, 'iris', irisBody(`ok-${i}`))));
-  t.equal((await long).status, 200, 'the long mlp request succeeded');
+  const before = arrivals('iris');
+  const sent = Array.from({ length: 24 }, (_, i) => infer(server, 'iris', irisBody(`ok-${i}`)));
+  await untilArrived('iris', before, 24);
+  gate.release();
+  const good = await Promise.all(sent);
+  t.equal((await held).status, 200, 'the request holding the worker succeeded');
   t.ok(good.every((r) => r.status === 200), 'the good requests succeeded');
   const bad = await Promise.all([
     ...Array.from({ length: 3 }, () => infer(server, 'iris', { inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP64', data: [1, 2, 3, 4] }] })),
@@ -101,7 +106,7 @@ t.test('after known traffic the metrics, REST /stats and gRPC ModelStatistics ma
   t.equal(value(m, 'batch_request_queue_count', { model_name: 'iris', model_version: '1' }), executions, 'batch_request_queue: one sample per execution');
   t.ok(value(m, 'parallel_request_queue_count') >= executions, 'parallel_request_queue observed');
   // Per protocol
-  t.equal(value(m, 'tessera_http_request_duration_seconds_count', { method: 'POST', route: '/v2/models/:model/infer', status: '200' }), 25, 'HTTP 200s on the infer route (24 iris, 1 mlp)');
+  t.equal(value(m, 'tessera_http_request_duration_seconds_count', { method: 'POST', route: '/v2/models/:model/infer', status: '200' }), 25, 'HTTP 200s on the infer route (24 iris, 1 gate)');
   t.equal(value(m, 'tessera_http_request_duration_seconds_count', { method: 'POST', route: '/v2/models/:model/infer', status: '400' }), 4, 'HTTP 400s on the infer route');
   t.equal(value(m, 'tessera_grpc_request_duration_seconds_count', { method: 'ModelInfer', code: 'OK' }), 5, 'gRPC ModelInfer OK');
   // Pool, models, process
@@ -137,14 +142,14 @@ t.test('after known traffic the metrics, REST /stats and gRPC ModelStatistics ma
   const restAgain = JSON.parse((await rawRequest(`${server.url}/v2/models/iris/stats`)).body.toString()) as { model_stats: ModelStatistics[] };
   t.same(numeric(g.model_stats[0]), restAgain.model_stats[0], 'gRPC ModelStatistics equals REST /stats');
   const all = await grpc.call<{ model_stats: { name: string }[] }>('ModelStatistics', { name: '', version: '' });
-  t.same(all.model_stats.map((x) => x.name), ['iris', 'mlp'], 'an empty name gives every model');
+  t.same(all.model_stats.map((x) => x.name), ['gate', 'iris'], 'an empty name gives every model');
   await t.rejects(grpc.call('ModelStatistics', { name: 'nope', version: '' }), { code: 5 }, 'unknown model: NOT_FOUND');
 });
 
 t.test('/stats and /config answer for every example model', async (t) => {
   const names = ['iris', 'wine', 'add_sub', 'identity_fp32', 'identity_bytes', 'identity_int64', 'identity_bool'];
   const root = exampleRepository(t, names);
-  const server = await startTestServer(t, { folder: root });
+  const server = await startTestServer(t, { folder: root, settings: { parallel_workers: '2' } });
   const all = JSON.parse((await rawRequest(`${server.url}/v2/models/stats`)).body.toString()) as { model_stats: ModelStatistics[] };
   t.same(all.model_stats.map((s) => s.name).sort(), [...names].sort(), 'GET /v2/models/stats lists every model');
   for (const name of names) {
@@ -225,7 +230,8 @@ t.test('the metrics listener answers while every worker is saturated', async (t)
   void finished.then(() => (loadDone = true));
   const latencies: number[] = [];
   let busy = 0;
-  for (let i = 0; i < 40 && !loadDone; i++) {
+  // Up to 40 scrapes, and no more once 10 came while the worker was busy: then the load stops.
+  for (let i = 0; i < 40 && !loadDone && busy < 10; i++) {
     const started = performance.now();
     const m = await scrape(server.metricsUrl);
     latencies.push(performance.now() - started);
@@ -233,6 +239,7 @@ t.test('the metrics listener answers while every worker is saturated', async (t)
     if (i === 0) t.ok(m.some((s) => s.name === 'tessera_worker_inflight'), 'a full scrape');
     await new Promise((r) => setTimeout(r, 20));
   }
+  loader.kill('SIGTERM');
   await finished;
   const load = JSON.parse(out) as { completed: number; failed: number };
   latencies.sort((a, b) => a - b);

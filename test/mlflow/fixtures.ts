@@ -1,24 +1,14 @@
 // Shared fixtures for the MLflow library tests: plans for the real MLflow-written models (with the
 // runtime inputs the converters give them: one FP64 [-1, k] matrix) and for ONNX-flavor models.
 import path from 'node:path';
-import { readFileSync } from 'node:fs';
 import type { TensorMetadata } from '../../src/core/types.js';
 import { parseMLmodel, readMLmodel, servable } from '../../src/mlflow/mlmodel.js';
 import { createServingPlan, type ServingPlan } from '../../src/mlflow/plan.js';
+import { CLASSIFIERS, cases, MODELS_DIR, type RecordedCase } from './serving-helpers.js';
 
-export const MODELS = '/work/shared/data/mlflow-models';
-
-export interface Case {
-  model: string;
-  format: string;
-  request: { content_type: string; body: string };
-  response: { status: number; content_type: string; body: string };
-  sklearn_predict: number[];
-}
-
-export const CASES: Case[] = JSON.parse(readFileSync(path.join(MODELS, 'cases.json'), 'utf8')) as Case[];
-
-export const CLASSIFIERS = new Set(['iris-logreg', 'iris-tree', 'cancer-gbc', 'wine-pipeline', 'iris-xgb']);
+export { CLASSIFIERS, type RecordedCase as Case } from './serving-helpers.js';
+export const MODELS = MODELS_DIR;
+export const CASES: RecordedCase[] = cases();
 
 /** A plan for a real model as the converters will serve it: input FP64 [-1, k], label or value output. */
 export async function realPlan(name: string): Promise<ServingPlan> {

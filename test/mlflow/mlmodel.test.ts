@@ -1,6 +1,6 @@
 // MLmodel parsing: the 8 real MLflow-written models, signature forms (columns, tensors, named,
 // unnamed, params, complex types), the flavor picked for serving and the refusals.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
@@ -109,6 +109,7 @@ t.test('flavor files must stay inside the model folder; flavor fields are valida
 
 t.test('missing or broken MLmodel files are clear errors', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'mlmodel-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   await t.rejects(readMLmodel(dir), { message: `No MLmodel file in '${dir}': not an MLflow model directory`, errorCode: 'RESOURCE_DOES_NOT_EXIST' });
   writeFileSync(path.join(dir, 'MLmodel'), 'flavors: [unclosed');
   await t.rejects(readMLmodel(dir), new RegExp(`${dir}/MLmodel is not valid YAML`));

@@ -106,7 +106,8 @@ t.test('custom runtimes over HTTP and gRPC', async (t) => {
   customModel(root, 'typed', 'typed.ts', TYPESCRIPT, { parameters: { extra: { offset: 0.5 } } });
   cpSync(join(EXAMPLE, 'sentiment'), join(root, 'sentiment'), { recursive: true });
   const { logger, lines } = capturingLogger('info');
-  const server = await startTestServer(t, { folder: root, logger });
+  // Two workers: one blocked or busy while the other serves.
+  const server = await startTestServer(t, { folder: root, logger, settings: { parallel_workers: '2' } });
   const client = grpcClients(server.grpcAddress);
   t.teardown(() => client.close());
 

@@ -23,6 +23,7 @@ import {
   type OnnxTypeName,
   type TensorData,
   type ValueInfo,
+  tensorTypeName,
 } from '../../modelgen/onnx-builder.js';
 
 export type { AttributeValue, Dim, OnnxTypeName, TensorData } from '../../modelgen/onnx-builder.js';
@@ -162,7 +163,7 @@ export class GraphBuilder {
     if (count !== data.length) throw new Error(`constant ${hint}: ${data.length} values for dims [${dims}]`);
     const name = this.fresh(hint);
     this.initializers.push({ name, dims, data, ...(type === undefined ? {} : { type }) });
-    return { name, type: type ?? initializerType(data) };
+    return { name, type: type ?? tensorTypeName(data) };
   }
 
   /** A DOUBLE constant; dims default to [values.length]. */
@@ -279,16 +280,3 @@ function trimTrailingEmpty(names: string[]): string[] {
   return names.slice(0, end);
 }
 
-function initializerType(data: TensorData | string[]): ElemType {
-  if (Array.isArray(data)) return 'STRING';
-  if (data instanceof Float32Array) return 'FLOAT';
-  if (data instanceof Float64Array) return 'DOUBLE';
-  if (data instanceof BigInt64Array) return 'INT64';
-  if (data instanceof BigUint64Array) return 'UINT64';
-  if (data instanceof Int32Array) return 'INT32';
-  if (data instanceof Int16Array) return 'INT16';
-  if (data instanceof Int8Array) return 'INT8';
-  if (data instanceof Uint16Array) return 'UINT16';
-  if (data instanceof Uint32Array) return 'UINT32';
-  return 'UINT8';
-}

@@ -6,6 +6,7 @@
 // comment; test/convert/onnx-toolkit.test.ts runs each of them. DOUBLE is supported wherever a
 // converter needs float64 arithmetic (MatMul, Gemm, Add…, Softmax, Exp, CumSum, ReduceSum, Clip,
 // Where, ArgMax, Gather).
+import { OnnxType } from '../../modelgen/onnx-builder.js';
 import type { ElemType, GraphBuilder, Value } from './graph.js';
 
 const FLOATING: ReadonlySet<ElemType> = new Set(['FLOAT', 'DOUBLE', 'FLOAT16']);
@@ -94,24 +95,8 @@ export const identity = (g: GraphBuilder, x: Value, name?: string): Value => una
 
 /** Casts to another element type (to STRING and from STRING too). */
 export function cast(g: GraphBuilder, x: Value, to: ElemType, name?: string): Value {
-  return one(g.node('Cast', [x], [to], { attributes: { to: ONNX_TYPE_NUMBER[to] }, ...named(name) }));
+  return one(g.node('Cast', [x], [to], { attributes: { to: OnnxType[to] }, ...named(name) }));
 }
-
-const ONNX_TYPE_NUMBER: Record<ElemType, number> = {
-  FLOAT: 1,
-  UINT8: 2,
-  INT8: 3,
-  UINT16: 4,
-  INT16: 5,
-  INT32: 6,
-  INT64: 7,
-  STRING: 8,
-  BOOL: 9,
-  FLOAT16: 10,
-  DOUBLE: 11,
-  UINT32: 12,
-  UINT64: 13,
-};
 
 /**
  * Clips to [min, max] (either bound may be omitted). Bounds are scalars of x's type, made

@@ -1,20 +1,28 @@
 // The V2 inference surface: health, server and model metadata, model readiness and inference
 // (JSON, and Triton's binary tensor data extension). Errors answer {"error": "<message>"}.
+import { Readable } from 'node:stream';
 import type { FastifyBaseLogger, FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { InferenceRequest } from '../../core/types.js';
 import { HEADER_LENGTH, binaryOutputs, rawInputRequest, splitInferBody } from '../binary-body.js';
 import { headerDeadline, httpContext } from '../context.js';
 import { v2ErrorHandler } from '../errors.js';
 import { decodeInferenceRequest, encodeInferenceResponseParts } from '../json-codec.js';
+import { JsonDecoders, jsonPartLength, OFFLOAD_MIN_BYTES } from '../json-offload.js';
 import { operations } from '../openapi.js';
-import { sendJson } from '../send.js';
+import { acceptedEncoding, sendJson } from '../send.js';
 import type { SurfaceOptions } from './surface.js';
 
 export type ModelParams = { model: string; version?: string };
 
+/** Binary answers of this many bytes or more are streamed from their parts instead of joined (a copy). */
+const STREAM_MIN_BYTES = 64 * 1024;
+
 export const v2Plugin: FastifyPluginAsync<SurfaceOptions> = async (app: FastifyInstance, options) => {
   const { dataplane, send, logger } = options;
   app.setErrorHandler(v2ErrorHandler(options.bodyLimit));
+  // Large JSON bodies are decoded off the main thread (json-offload.ts).
+  const decoders = new JsonDecoders();
+  app.addHook('onClose', () => decoders.close());
 
   app.get('/v2/health/live', { config: { openapi: operations.live } }, (_req, reply) =>
     sendJson(reply, dataplane.live() ? 200 : 503, { live: dataplane.live() }),
@@ -41,15 +49,31 @@ export const v2Plugin: FastifyPluginAsync<SurfaceOptions> = async (app: FastifyI
       // The model first: an unknown or unready model answers 404/503 before the body is read; and a
       // raw binary body is the model's single input, which its metadata says how to read.
       const config = dataplane.configuration(target);
-      const body = splitInferBody(req.body as Buffer | undefined, req.headers[HEADER_LENGTH]);
-      const request: InferenceRequest = body.rawInput !== null ? rawInputRequest(config, body.rawInput) : decodeInferenceRequest(body.json, body.binary, options.tensorLimits);
+      const raw = req.body as Buffer | undefined;
+      const headerLength = req.headers[HEADER_LENGTH];
+      let request: InferenceRequest;
+      let rawInput = false;
+      if (raw !== undefined && jsonPartLength(raw, headerLength) >= OFFLOAD_MIN_BYTES) {
+        request = await decoders.decode(raw, headerLength, options.tensorLimits);
+      } else {
+        const body = splitInferBody(raw, headerLength);
+        rawInput = body.rawInput !== null;
+        request = body.rawInput !== null ? rawInputRequest(config, body.rawInput) : decodeInferenceRequest(body.json, body.binary, options.tensorLimits);
+      }
       const ctx = httpContext(req, reply, logger, { id: request.id, deadline });
       if (ctx.id !== req.id) req.log = ctx.log as FastifyBaseLogger;
       const response = await dataplane.infer(target, request, ctx);
-      const { json, binary } = encodeInferenceResponseParts(response, binaryOutputs(request, response, body.rawInput !== null));
+      const { json, binary } = encodeInferenceResponseParts(response, binaryOutputs(request, response, rawInput));
       if (binary.length === 0) return send(req, reply.code(200).type('application/json'), Buffer.from(json));
       const header = Buffer.from(json);
       reply.code(200).type('application/octet-stream').header('inference-header-content-length', header.length);
+      let total = header.length;
+      for (const b of binary) total += b.byteLength;
+      if (total >= STREAM_MIN_BYTES && acceptedEncoding(req.headers['accept-encoding']) === null) {
+        // Large uncompressed answers go out as they are: the output buffers (moved from the worker)
+        // are written to the socket one after another, never copied into one body.
+        return reply.header('content-length', total).send(Readable.from([header, ...binary.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength))]));
+      }
       return send(req, reply, Buffer.concat([header, ...binary]));
     });
   }

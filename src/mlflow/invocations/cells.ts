@@ -4,7 +4,7 @@
 // class and text, which MLflow puts in its messages.
 import { ARRAY_OF, type Datatype, type FixedDatatype, type NumericArray } from '../../core/datatypes.js';
 import { bytesFromArrays, type TensorData } from '../../core/tensor.js';
-import { pyStr } from '../signature.js';
+import { DATATYPE_NUMPY_NAME, pyStr } from '../signature.js';
 import { pythonFloatRepr } from './python-json-encode.js';
 import { pyTypeName, type PyJson } from './python-json.js';
 
@@ -131,23 +131,6 @@ const INT_BOUNDS: Partial<Record<Datatype, readonly [bigint, bigint]>> = {
   UINT64: [0n, 2n ** 64n - 1n],
 };
 
-export const NUMPY_NAME: Record<Datatype, string> = {
-  BOOL: 'bool',
-  UINT8: 'uint8',
-  UINT16: 'uint16',
-  UINT32: 'uint32',
-  UINT64: 'uint64',
-  INT8: 'int8',
-  INT16: 'int16',
-  INT32: 'int32',
-  INT64: 'int64',
-  FP16: 'float16',
-  FP32: 'float32',
-  FP64: 'float64',
-  BF16: 'bfloat16',
-  BYTES: 'object',
-};
-
 /** Fills a typed array of one datatype, one cell at a time. */
 export interface CellSink {
   readonly datatype: Datatype;
@@ -180,7 +163,7 @@ export function cellSink(datatype: Datatype, length: number, options: { base64?:
     return { datatype, set: (i, v) => void (b[i] = castBool(v) ? 1 : 0), finish: () => data };
   }
   const [lo, hi] = INT_BOUNDS[datatype]!;
-  const name = NUMPY_NAME[datatype];
+  const name = DATATYPE_NUMPY_NAME[datatype];
   const check = (x: bigint): bigint => {
     if (x < lo || x > hi) throw new CellError('OverflowError', `Python integer ${x} out of bounds for ${name}`);
     return x;

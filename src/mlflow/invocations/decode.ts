@@ -8,8 +8,8 @@ import type { Datatype } from '../../core/datatypes.js';
 import { elementCount, type Tensor } from '../../core/tensor.js';
 import { badRequest, invalidInput, invalidParameter, MlflowError } from '../errors.js';
 import { responseShape, type ResponseShape, type ServingPlan } from '../plan.js';
-import { COLUMN_NUMPY_NAME, numpyDatatype, pyStr, pyTuple, schemaRepr, type ColumnType, type Schema, type TensorSpec } from '../signature.js';
-import { CellError, cellSink, NUMPY_NAME, pyRepr } from './cells.js';
+import { COLUMN_NUMPY_NAME, DATATYPE_NUMPY_NAME, numpyDatatype, pyStr, pyTuple, schemaRepr, type ColumnType, type Schema, type TensorSpec } from '../signature.js';
+import { CellError, cellSink, pyRepr } from './cells.js';
 import { readInvocationsContentType } from './content-type.js';
 import { REQUIRED_INPUT_FORMAT, SCORING_PROTOCOL_CHANGE_INFO, SUPPORTED_FORMATS, UNIFIED_LLM_KEYS } from './messages.js';
 import { toRuntimeFeeds } from './feeds.js';
@@ -423,7 +423,7 @@ function toTensor(value: PyJson, datatype: Datatype, name: string, base64 = fals
 }
 
 function describeArray(t: Tensor): string {
-  return `ndarray of shape ${pyTuple(t.shape)} and dtype ${NUMPY_NAME[t.datatype]}`;
+  return `ndarray of shape ${pyTuple(t.shape)} and dtype ${DATATYPE_NUMPY_NAME[t.datatype]}`;
 }
 
 /** _enforce_tensor_spec: rank and fixed dimensions. */
