@@ -53,7 +53,12 @@ export class BatchingBackend implements InferenceBackend {
     if (mode === 'workers') return result;
     const logger = this.options.logger;
     const inline = new InlineModel(spec, mode, this.observer, (error) =>
-      logger?.warn({ err: error, model: spec.model, version: spec.version || undefined }, 'the main-thread session for inline execution failed; the model runs on the workers'),
+      logger?.warn(
+        { err: error, model: spec.model, version: spec.version || undefined },
+        mode === 'inline'
+          ? 'the main-thread session for inline execution failed: the model (execution: inline) does not load'
+          : 'the main-thread session for inline execution failed; the model runs on the workers',
+      ),
     );
     if (mode === 'inline') {
       try {

@@ -15,7 +15,7 @@
 //   - `inline`: every request runs on the main thread, whatever its size (the operator's choice for a
 //     model known to be tiny; a large request then stalls the event loop for its whole run).
 //   - `workers`: never inline.
-// Only runtimes that run native code the server ships (ONNX Runtime, and the converted sklearn,
+// Only runtimes that declare main-thread options (runtime.ts: ONNX Runtime, and the converted sklearn,
 // XGBoost and MLflow models it runs) can be inline: a custom runtime is user JavaScript that may
 // block forever, and the main thread cannot be replaced the way a worker is.
 import type { ModelSpec } from '../core/backend.js';
@@ -54,7 +54,7 @@ const CLASSES = 33;
 export function executionMode(spec: ModelSpec): ExecutionMode {
   const asked = spec.settings?.parameters?.execution;
   const mode: ExecutionMode = asked === 'inline' || asked === 'workers' ? asked : 'auto';
-  if (mode !== 'workers' && runtimeDefinition(spec.runtime).terminable) return 'workers';
+  if (mode !== 'workers' && runtimeDefinition(spec.runtime).mainThreadOptions === undefined) return 'workers';
   return mode;
 }
 
@@ -189,7 +189,7 @@ export class InlineModel {
       try {
         const runtime = runtimeDefinition(this.spec.runtime);
         const side = await runtime.worker();
-        this.model = await side.load({ ...this.spec, options: singleThreaded(this.spec.options) });
+        this.model = await side.load({ ...this.spec, options: runtime.mainThreadOptions?.(this.spec.options) ?? this.spec.options });
       } catch (error) {
         this.failed = true;
         this.onError?.(error);
@@ -248,10 +248,4 @@ export class InlineModel {
 
 function markStart(clock: { started: number }): void {
   clock.started = performance.now();
-}
-
-/** The runtime's options with one ORT intra-op thread (ONNX Runtime's options; others unchanged). */
-function singleThreaded(options: unknown): unknown {
-  if (typeof options === 'object' && options !== null && 'intraOpThreads' in options) return { ...options, intraOpThreads: 1 };
-  return options;
 }

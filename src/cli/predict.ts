@@ -18,6 +18,7 @@ import { TesseraError } from '../core/errors.js';
 import { ModelLoader } from '../core/loader.js';
 import { ModelRegistry, type ModelVersion } from '../core/registry.js';
 import { StatisticsStore } from '../core/statistics.js';
+import { conversionCacheDir } from '../convert/cache.js';
 import type { Tensor } from '../core/tensor.js';
 import { MlflowError, MlflowModelError } from '../mlflow/errors.js';
 import type { DecodedInvocation } from '../mlflow/invocations/decode.js';
@@ -137,7 +138,10 @@ export async function loadLocalModel(modelUri: string, options: { workers: numbe
   const statistics = new StatisticsStore();
   const backend = new BatchingBackend(pool, statistics);
   const registry = new ModelRegistry();
-  const loader = new ModelLoader({ registry, backend, runtimes, logger: options.logger });
+  // The server's conversion cache (its default folder, or TESSERA_CONVERSION_CACHE_DIR): a predict
+  // after a serve, or a second predict, loads the converted graph instead of converting again.
+  const cacheDir = conversionCacheDir(options.env.TESSERA_CONVERSION_CACHE_DIR || undefined, options.env);
+  const loader = new ModelLoader({ registry, backend, runtimes, logger: options.logger, cacheDir });
   const dataplane = new DataPlane({
     registry,
     backend,

@@ -175,7 +175,8 @@ export class DataPlane {
       // clock once, here) and the model's request_timeout from intake. The backend's scheduler
       // enforces it, queued or running, from one heap and one timer: no timer per request.
       const modelDeadline = config.requestTimeoutMs > 0 ? started + config.requestTimeoutMs : Infinity;
-      const clientDeadline = ctx.deadline === undefined ? Infinity : started + (ctx.deadline - Date.now());
+      // Both clocks read at the same moment: the client's deadline does not move by the intake time.
+      const clientDeadline = ctx.deadline === undefined ? Infinity : performance.now() + (ctx.deadline - Date.now());
       if (clientDeadline < modelDeadline) options.deadline = clientDeadline;
       else if (modelDeadline !== Infinity) {
         options.deadline = modelDeadline;

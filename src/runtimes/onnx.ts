@@ -93,6 +93,8 @@ export const onnxRuntime = defineRuntime({
     executionMode: o.execution_mode,
   }),
   terminable: false,
+  // On the main thread the thread that calls run() is the one ORT thread: no pool of its own.
+  mainThreadOptions: (options) => ({ ...options, intraOpThreads: 1 }),
   worker: async (): Promise<WorkerRuntime> => {
     // A CommonJS package: its exports are the default export, or (through some loaders) the namespace.
     const imported = (await import('onnxruntime-node')) as unknown as { default?: Binding } & Binding;

@@ -54,6 +54,13 @@ export interface RuntimeDefinition extends RuntimeInfo {
   readonly terminable: boolean;
   /** The worker side, imported on first use inside a worker. */
   worker(): Promise<WorkerRuntime>;
+  /**
+   * Present when the runtime's models may also run on the main thread (inline execution, see
+   * batching/inline.ts): the options of that main-thread instance, made from the workers' (ONNX
+   * Runtime: one intra-op thread). Absent (custom runtimes: user JavaScript that may block
+   * forever): the runtime's models always run on the workers.
+   */
+  mainThreadOptions?(options: unknown): unknown;
 }
 
 /** A runtime's declaration, with its options schema (parameters.extra). */
@@ -76,6 +83,8 @@ export interface RuntimeDeclaration<S extends z.ZodType, O> {
    * clients send other tensors than the runtime runs (MLflow signatures). See core/adapter.ts.
    */
   adapter?(context: AdapterContext): RequestAdapter | undefined;
+  /** See RuntimeDefinition.mainThreadOptions. */
+  mainThreadOptions?(options: O): O;
 }
 
 function describeIssues(error: z.ZodError): string {
@@ -93,9 +102,10 @@ function locateIn(modelFiles: readonly string[]): (model: { uri: string }) => st
 
 /** Turns a declaration into a registry entry (options validated with its schema, clear messages). */
 export function defineRuntime<S extends z.ZodType, O = z.output<S>>(declaration: RuntimeDeclaration<S, O>): RuntimeDefinition {
-  const { options: schema, resolveOptions, locate, ...rest } = declaration;
+  const { options: schema, resolveOptions, locate, mainThreadOptions, ...rest } = declaration;
   return {
     ...rest,
+    ...(mainThreadOptions === undefined ? {} : { mainThreadOptions: (options: unknown) => mainThreadOptions(options as O) }),
     locate: locate ?? locateIn(rest.modelFiles),
     options(extra, context) {
       const parsed = schema.safeParse(extra ?? {});

@@ -119,6 +119,7 @@ export function convertedRuntime(prepare: (spec: ModelSpec) => Promise<ModelArti
     options: convertedOptionsSchema,
     resolveOptions: resolveConvertedOptions,
     terminable: false,
+    mainThreadOptions: (options: ConvertedOptions) => ({ ...options, intraOpThreads: 1 }),
     worker: async (): Promise<WorkerRuntime> => ({ prepare, load: (spec) => loadConverted(spec, prepare) }),
   } as const;
 }

@@ -10,6 +10,8 @@ import type { Parameters } from '../core/types.js';
 export interface HelloTask {
   op: 'hello';
   port: MessagePort;
+  /** The thread the channel is for: a worker handed another's channel refuses it. */
+  worker: number;
 }
 
 /** A request on a worker's channel; the reply carries the same id. */

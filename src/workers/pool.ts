@@ -189,7 +189,7 @@ export class WorkerPool {
       for (const waiting of channel.pending.values()) waiting.reject(why);
       channel.pending.clear();
     });
-    const hello: HelloTask = { op: 'hello', port: port2 };
+    const hello: HelloTask = { op: 'hello', port: port2, worker: id };
     const routed = Object.assign(hello, { [Piscina.queueOptionsSymbol]: { worker: id } });
     (this.piscina.run(routed, { transferList: [port2] as never }) as Promise<HelloResult>).then(
       (answer) => {
@@ -198,6 +198,14 @@ export class WorkerPool {
       },
       (error: unknown) => this.logger.warn({ err: error, worker: id }, 'a new inference worker did not answer'),
     );
+    // Without its thread's events (gone before its channel opened), the channel's close is the end:
+    // whatever waits on it is not answered. (With them, the exit above answers, with the reason.)
+    if (thread === undefined) {
+      port1.once('close', () => {
+        for (const waiting of channel.pending.values()) waiting.reject(new Error(`the channel of worker ${id} closed`));
+        channel.pending.clear();
+      });
+    }
   }
 
   /** Resolves once every worker thread has started. */
@@ -409,7 +417,11 @@ export class WorkerPool {
   /** The model loads each worker's thread really holds, asked of the workers themselves. */
   async workerModels(): Promise<Map<number, string[]>> {
     const ids = [...this.inflightByWorker.keys()];
-    const answers = await Promise.all(ids.map((id) => this.dispatch<{ models: string[] }>(id, { op: 'status' })));
+    const answers = await Promise.all(ids.map((id) => this.dispatch<{ models: string[]; thread: number }>(id, { op: 'status' })));
+    // Each channel is its own worker's: an answer from another thread is a wiring fault.
+    for (let i = 0; i < ids.length; i++) {
+      if (answers[i].thread !== ids[i]) throw new Error(`the channel of worker ${ids[i]} is answered by worker ${answers[i].thread}`);
+    }
     return new Map(ids.map((id, i) => [id, answers[i].models]));
   }
 
@@ -445,8 +457,9 @@ export class WorkerPool {
   /** Posts a request on a worker's channel; resolves with its answer (or rejects with its error). */
   private async dispatch<R>(worker: number, task: WorkerTask, transferList?: ArrayBuffer[]): Promise<R> {
     const channel = this.channels.get(worker);
-    if (channel === undefined) throw new Error(`worker ${worker} has exited`);
-    const before = this.inflightByWorker.get(worker) ?? 0;
+    const before = this.inflightByWorker.get(worker);
+    // Gone (its exit seen, or its destroy: an 'error' comes before the exit): not brought back.
+    if (channel === undefined || before === undefined) throw new Error(`worker ${worker} has exited`);
     this.inflightByWorker.set(worker, before + 1);
     if (before === 0) {
       const b = this.busy.get(worker);
@@ -456,7 +469,13 @@ export class WorkerPool {
     try {
       const id = ++channel.next;
       const answer = new Promise<unknown>((resolve, reject) => channel.pending.set(id, { resolve, reject }));
-      channel.port.postMessage({ id, task }, transferList);
+      try {
+        channel.port.postMessage({ id, task }, transferList);
+      } catch (error) {
+        // Not sent (a buffer that cannot be moved): nothing will answer it.
+        channel.pending.delete(id);
+        throw error;
+      }
       return (await answer) as R;
     } finally {
       const n = this.inflightByWorker.get(worker);
@@ -504,13 +523,15 @@ export function workerExecArgv(argv: readonly string[]): string[] {
   return out;
 }
 
-/** piscina load balancer: the worker the task names, or (if that one is gone) the least busy. */
+/**
+ * piscina load balancer: only the worker the task names (the one task piscina runs, `hello`, hands
+ * that worker its own channel). Not among `workers` yet — piscina announces a replacement worker
+ * (workerCreate) before it lists it as ready — the task waits in piscina's queue until it is.
+ */
 function route<W extends PiscinaWorker>(options: Target | null | undefined, workers: W[]): W | null {
-  let fallback: W | null = null;
+  if (options == null) return null;
   for (const w of workers) {
-    if (w.terminating || w.destroyed) continue;
-    if (options != null && w.id === options.worker) return w;
-    if (fallback === null || w.currentUsage < fallback.currentUsage) fallback = w;
+    if (w.id === options.worker && !w.terminating && !w.destroyed) return w;
   }
-  return fallback;
+  return null;
 }

@@ -6,7 +6,7 @@
 // and is answered on it, in order. The main thread posts infer requests as soon as they are
 // dispatched, so the next one is already waiting here when a run ends: the worker never idles
 // through a round trip to the main thread (piscina's task-per-call hand-off did, see pool.ts).
-import type { MessagePort } from 'node:worker_threads';
+import { threadId, type MessagePort } from 'node:worker_threads';
 import { deadlineExceeded, TesseraError } from '../core/errors.js';
 import { transferables } from '../core/tensor.js';
 import type { LoadedModel, ModelSpec, RuntimeDefinition } from '../runtimes/runtime.js';
@@ -123,7 +123,7 @@ function bounded<T>(work: Promise<T>, deadline: number | undefined, spec: Held['
   });
 }
 
-type Answer = PrepareResult | LoadResult | InferResult | WorkerError | { models: string[] } | null;
+type Answer = PrepareResult | LoadResult | InferResult | WorkerError | { models: string[]; thread: number } | null;
 
 async function infer(task: Extract<WorkerTask, { op: 'infer' }>): Promise<InferResult | WorkerError> {
   let held = loaded.get(task.key);
@@ -170,7 +170,7 @@ async function perform(task: WorkerTask): Promise<Answer> {
     case 'infer':
       return infer(task);
     case 'status':
-      return { models: [...models.keys()] };
+      return { models: [...models.keys()], thread: threadId };
     case 'unload': {
       const held = models.get(task.key);
       models.delete(task.key);
@@ -188,7 +188,14 @@ function serve(port: MessagePort, { id, task }: ChannelRequest): void {
     (result) => {
       const reply: ChannelReply = { id, result };
       const moved = result !== null && 'outputs' in result ? transferables(result.outputs) : undefined;
-      port.postMessage(reply, moved);
+      try {
+        port.postMessage(reply, moved);
+      } catch (error) {
+        // An answer that cannot cross threads (a custom runtime's output on memory that cannot be
+        // moved, metadata holding a function): that request fails, the worker and its channel live on.
+        const why = `the worker's answer cannot be sent to the main thread: ${error instanceof Error ? error.message : String(error)}`;
+        port.postMessage({ id, error: new Error(why) } satisfies ChannelReply);
+      }
     },
     (error: unknown) => {
       const reply: ChannelReply = { id, error: error instanceof Error ? error : new Error(String(error)) };
@@ -204,6 +211,7 @@ function serve(port: MessagePort, { id, task }: ChannelRequest): void {
 
 /** piscina's entry: the one task, `hello`, hands this worker its channel and gets its status words. */
 export default function handle(task: HelloTask): HelloResult {
+  if (task.worker !== threadId) throw new Error(`worker ${threadId} was handed the channel of worker ${task.worker}`);
   const port = task.port;
   port.on('message', (message: ChannelRequest) => serve(port, message));
   return { status };

@@ -5,7 +5,7 @@
 // the progress bar on a terminal only; MLflow's error messages with a non-zero exit and no partial
 // output file left behind.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { pino } from 'pino';
@@ -13,6 +13,7 @@ import { parsePredictArgs } from '../../src/cli/predict.js';
 import { UsageError } from '../../src/cli/serve-model.js';
 import { startServe, type ServeResult } from '../../src/cli/serve.js';
 import { tempDir } from '../helpers/server.js';
+import { MODELS_DIR } from '../mlflow/serving-helpers.js';
 import { BIN, wineCsv, writeIrisModel, writeWineModel } from './mlflow-fixtures.js';
 
 const ENV: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '' };
@@ -190,4 +191,22 @@ t.test('the progress bar: on a terminal only', async (t) => {
     t.match(tty.stdout, /predict \|[█░]+\| 100% \| 8000 rows/, 'a bar reaching 100% with the row count on a terminal');
     t.equal(readFileSync(path.join(work, 'progress-tty.json'), 'utf8'), readFileSync(path.join(work, 'progress-plain.json'), 'utf8'), 'the same output');
   });
+});
+
+const WINE_SKLEARN = path.join(MODELS_DIR, 'wine-elasticnet');
+t.test('a scikit-learn model: converted once, then loaded from the conversion cache', { skip: existsSync(path.join(WINE_SKLEARN, 'MLmodel')) ? false : `${WINE_SKLEARN} is not on this machine` }, async (t) => {
+  const model = WINE_SKLEARN;
+  const cache = tempDir(t, 'predict-cache-');
+  const env = { ...ENV, TESSERA_CONVERSION_CACHE_DIR: cache, TESSERA_LOG_LEVEL: 'info' };
+  const body = readFileSync(path.join(model, 'serving_input_example.json'), 'utf8');
+  const run = () => spawnSync(process.execPath, [BIN, 'predict', '-m', model, '--log-level', 'info'], { encoding: 'utf8', env, input: body, timeout: 120_000 });
+  const first = run();
+  t.equal(first.status, 0, first.stderr);
+  t.match(first.stdout, /^\{"predictions": \[/);
+  t.ok(readdirSync(cache, { recursive: true }).some((f) => String(f).endsWith('.onnx')), 'the converted graph is in the cache');
+  t.match(first.stderr, /"cache":"stored"/, 'the first run converts and stores the graph');
+  const second = run();
+  t.equal(second.status, 0, second.stderr);
+  t.equal(second.stdout, first.stdout, 'the same predictions');
+  t.match(second.stderr, /"cache":"hit"/, 'the second run loads the cached graph');
 });
