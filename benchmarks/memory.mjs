@@ -5,8 +5,12 @@
 //
 //   1. Idle with the bundled models: `bin/tessera.mjs start settings` (every bundled model), RSS
 //      and PSS of the tree after --idle-ms at rest, median of --runs starts.
-//   2. Per-model cost: the same server on an empty repository, then on each bundled model alone;
-//      a model's cost is its idle RSS minus the empty server's. Plus iris after 2,000 requests
+//   2. Per-model cost: the same server on an empty repository; on a repository of one tiny probe
+//      model (a renamed copy of identity_fp32), whose cost over the empty server is ONNX Runtime's
+//      own (its native library and a session in the worker, paid once whatever the models); then on
+//      the probe plus each bundled model: a model's cost is that RSS minus the probe's alone
+//      (measured against the empty server instead, every model would carry the runtime's cost, and
+//      the costs would not add up to the bundled total). Plus iris after 2,000 requests
 //      (its main-thread session for inline execution made by then).
 //   3. (--long-minutes M, off by default: it is long) RSS growth under load: the bundled settings,
 //      wrk -c48 on REST iris and -c16 on mlp at once (64 connections) for M minutes, RSS sampled
@@ -17,7 +21,7 @@
 //
 // Everything binds to and talks to 127.0.0.1 only. Results: benchmarks/results/memory-<time>.{md,json}.
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -91,11 +95,20 @@ async function medianIdle(name, folder, options = {}) {
   return { rssMiB: median(samples.map((s) => s.rssMiB)), pssMiB: median(samples.map((s) => s.pssMiB)), processes: samples[0].processes, samples };
 }
 
-/** A repository folder with only the named bundled models (copies: the server never writes them). */
-function repositoryOf(names) {
-  const dir = tmpPath(`repo-${names.join('-') || 'empty'}`);
+/** The probe model of the per-model costs: identity_fp32 under another name. */
+const PROBE = 'runtime_probe';
+
+/** A repository folder with only the named bundled models (copies: the server never writes them), and the probe if asked. */
+function repositoryOf(names, { probe = false } = {}) {
+  const dir = tmpPath(`repo-${[...(probe ? [PROBE] : []), ...names].join('-') || 'empty'}`);
   mkdirSync(dir, { recursive: true });
   for (const n of names) cpSync(path.join(MODELS_DIR, n), path.join(dir, n), { recursive: true });
+  if (probe) {
+    const folder = path.join(dir, PROBE);
+    cpSync(path.join(MODELS_DIR, 'identity_fp32'), folder, { recursive: true });
+    const settingsFile = path.join(folder, 'model-settings.json');
+    writeFileSync(settingsFile, JSON.stringify({ ...JSON.parse(readFileSync(settingsFile, 'utf8')), name: PROBE }));
+  }
   return dir;
 }
 
@@ -145,7 +158,7 @@ async function main() {
   const build = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'build.mjs'), '--if-stale'], { cwd: ROOT, stdio: 'inherit' });
   if (build.status !== 0) throw new Error('the build (scripts/build.mjs) failed');
   const bundled = readdirSync(MODELS_DIR, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
-  const limit = startHardLimit(((bundled.length + 3) * RUNS * 150 + LONG_MINUTES * 120 + 300) * 1000);
+  const limit = startHardLimit(((bundled.length + 4) * RUNS * 150 + LONG_MINUTES * 120 + 300) * 1000);
   process.stdout.write(`Tessera memory benchmark: ${RUNS} run(s) per configuration, ${IDLE_MS} ms idle; models ${bundled.join(', ')}` +
     (LONG_MINUTES > 0 ? `; then ${LONG_MINUTES} min under load` : '') + '\n');
 
@@ -153,13 +166,16 @@ async function main() {
   process.stdout.write(`  bundled models: RSS ${fmt(all.rssMiB, 1)} MiB, PSS ${fmt(all.pssMiB, 1)} MiB (${all.processes.join(', ')})\n`);
   const empty = await medianIdle('tessera (no model)', repositoryOf([]), { empty: true });
   process.stdout.write(`  no model: RSS ${fmt(empty.rssMiB, 1)} MiB\n`);
+  const probe = await medianIdle(`tessera (${PROBE})`, repositoryOf([], { probe: true }));
+  const runtimeMiB = probe.rssMiB - empty.rssMiB;
+  process.stdout.write(`  ONNX Runtime (a tiny probe model): RSS ${fmt(probe.rssMiB, 1)} MiB (+${fmt(runtimeMiB, 1)} MiB over no model)\n`);
   const perModel = [];
   for (const name of bundled) {
-    const m = await medianIdle(`tessera (${name})`, repositoryOf([name]));
-    perModel.push({ model: name, rssMiB: m.rssMiB, pssMiB: m.pssMiB, costMiB: m.rssMiB - empty.rssMiB });
-    process.stdout.write(`  ${name}: RSS ${fmt(m.rssMiB, 1)} MiB (+${fmt(m.rssMiB - empty.rssMiB, 1)} MiB)\n`);
+    const m = await medianIdle(`tessera (${PROBE} + ${name})`, repositoryOf([name], { probe: true }));
+    perModel.push({ model: name, rssMiB: m.rssMiB, pssMiB: m.pssMiB, costMiB: m.rssMiB - probe.rssMiB });
+    process.stdout.write(`  ${name}: RSS ${fmt(m.rssMiB, 1)} MiB (+${fmt(m.rssMiB - probe.rssMiB, 1)} MiB over the probe alone)\n`);
   }
-  const irisRepo = repositoryOf(['iris']);
+  const irisRepo = repositoryOf(['iris'], { probe: true });
   const irisInline = await medianIdle('tessera (iris, after 2000 requests)', irisRepo, {
     before: (server) => post(`${server.base}/v2/models/iris/infer`, IRIS_BODY, 2000),
   });
@@ -184,12 +200,13 @@ async function main() {
     '',
     '## Idle',
     '',
-    '| configuration | RSS MiB | PSS MiB | cost over no model, MiB |',
+    '| configuration | RSS MiB | PSS MiB | cost, MiB |',
     '|---|---:|---:|---:|',
-    `| every bundled model (${bundled.length}) | ${fmt(all.rssMiB, 1)} | ${fmt(all.pssMiB, 1)} | ${fmt(all.rssMiB - empty.rssMiB, 1)} |`,
+    `| every bundled model (${bundled.length}) | ${fmt(all.rssMiB, 1)} | ${fmt(all.pssMiB, 1)} | ${fmt(all.rssMiB - empty.rssMiB, 1)} over no model |`,
     `| no model | ${fmt(empty.rssMiB, 1)} | ${fmt(empty.pssMiB, 1)} | — |`,
-    ...perModel.map((m) => `| ${m.model} alone | ${fmt(m.rssMiB, 1)} | ${fmt(m.pssMiB, 1)} | ${fmt(m.costMiB, 1)} |`),
-    `| iris alone, after 2,000 requests (inline session made) | ${fmt(irisInline.rssMiB, 1)} | ${fmt(irisInline.pssMiB, 1)} | ${fmt(irisInline.rssMiB - empty.rssMiB, 1)} (${fmt(irisInline.rssMiB - (irisIdle?.rssMiB ?? NaN), 1)} over idle iris) |`,
+    `| ${PROBE} (identity_fp32 renamed): ONNX Runtime loaded | ${fmt(probe.rssMiB, 1)} | ${fmt(probe.pssMiB, 1)} | ${fmt(runtimeMiB, 1)} over no model |`,
+    ...perModel.map((m) => `| ${PROBE} + ${m.model} | ${fmt(m.rssMiB, 1)} | ${fmt(m.pssMiB, 1)} | ${fmt(m.costMiB, 1)} over the probe |`),
+    `| ${PROBE} + iris, after 2,000 iris requests (inline session made) | ${fmt(irisInline.rssMiB, 1)} | ${fmt(irisInline.pssMiB, 1)} | ${fmt(irisInline.rssMiB - (irisIdle?.rssMiB ?? NaN), 1)} over idle |`,
     '',
     ...(long
       ? [
@@ -212,6 +229,7 @@ async function main() {
     idleMs: IDLE_MS,
     bundled: { models: bundled, ...all },
     empty,
+    runtime: { model: PROBE, ...probe, costMiB: runtimeMiB },
     perModel,
     irisAfterRequests: { requests: 2000, ...irisInline },
     long,

@@ -1,14 +1,15 @@
-// Large JSON bodies are decoded off the main thread (src/http/json-offload.ts): the answers, the
-// errors (same status and message as the main thread's path) and the element limits are those of
-// small bodies; JSON and binary inputs still mix.
+// Large JSON bodies are decoded, and large JSON answers encoded, off the main thread
+// (src/http/json-offload.ts): the answers (byte for byte), the errors (same status and message as
+// the main thread's path) and the element limits are those of small bodies; JSON and binary inputs
+// still mix.
 import t from 'tap';
-import { OFFLOAD_MIN_BYTES } from '../../src/http/json-offload.js';
+import { OFFLOAD_MIN_BYTES, OFFLOAD_MIN_ELEMENTS } from '../../src/http/json-offload.js';
 import { exampleRepository, infer, rawRequest, startTestServer } from '../helpers/server.js';
 
 type Out = { name: string; shape: number[]; data: number[] };
 
 t.test('large JSON bodies', async (t) => {
-  const root = exampleRepository(t, ['identity_fp32', 'add_sub']);
+  const root = exampleRepository(t, ['identity_fp32', 'identity_int64', 'add_sub']);
   const server = await startTestServer(t, { folder: root, settings: { parallel_workers: '1', max_tensor_elements: '2000000' } });
   const values = (n: number, scale = 1) => Array.from({ length: n }, (_, i) => ((i * 37) % 1000) / 8 * scale);
 
@@ -22,6 +23,26 @@ t.test('large JSON bodies', async (t) => {
     const [out] = res.json().outputs as Out[];
     t.same(out.shape, [1, n]);
     t.same(out.data, values(n), 'every value back');
+  });
+
+  t.test('a large answer is encoded off the main thread, byte for byte as on it', async (t) => {
+    // identity_int64 echoes its input: the answer's data is the request's. Exact 64-bit integers
+    // (beyond 2^53) and negative values survive the JSON thread as they do the main thread.
+    const big = ['9007199254740993', '-9223372036854775808', '9223372036854775807', '0', '-1'];
+    const data = (n: number) => Array.from({ length: n }, (_, i) => big[i % big.length]).join(',');
+    const body = (n: number) => `{"id":"e${n}","inputs":[{"name":"INPUT0","shape":[1,${n}],"datatype":"INT64","data":[${data(n)}]}]}`;
+    const expected = (n: number) => `{"model_name":"identity_int64","id":"e${n}","outputs":[{"name":"OUTPUT0","datatype":"INT64","shape":[1,${n}],"data":[${data(n)}]}]}`;
+    for (const n of [OFFLOAD_MIN_ELEMENTS - 1, OFFLOAD_MIN_ELEMENTS, 3 * OFFLOAD_MIN_ELEMENTS]) {
+      const res = await infer(server, 'identity_int64', body(n));
+      t.equal(res.status, 200, res.text.slice(0, 300));
+      t.match(res.headers['content-type'], /^application\/json/);
+      t.ok(res.text === expected(n), `${n} values (${n >= OFFLOAD_MIN_ELEMENTS ? 'JSON thread' : 'main thread'}): the exact body`);
+    }
+    // Requested as binary, a large output is not JSON: it stays a binary block.
+    const n = 2 * OFFLOAD_MIN_ELEMENTS;
+    const asBinary = await infer(server, 'identity_fp32', { inputs: [{ name: 'INPUT0', shape: [1, n], datatype: 'FP32', data: values(n) }], outputs: [{ name: 'OUTPUT0', parameters: { binary_data: true } }] });
+    t.equal(asBinary.status, 200);
+    t.equal(asBinary.headers['content-type'], 'application/octet-stream');
   });
 
   t.test('errors: the same status and message as on the main thread', async (t) => {

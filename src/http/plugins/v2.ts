@@ -7,7 +7,7 @@ import { HEADER_LENGTH, binaryOutputs, rawInputRequest, splitInferBody } from '.
 import { headerDeadline, httpContext } from '../context.js';
 import { v2ErrorHandler } from '../errors.js';
 import { decodeInferenceRequest, encodeInferenceResponseParts } from '../json-codec.js';
-import { JsonDecoders, jsonPartLength, OFFLOAD_MIN_BYTES } from '../json-offload.js';
+import { JsonThreads, jsonOutputElements, jsonPartLength, OFFLOAD_MIN_BYTES, OFFLOAD_MIN_ELEMENTS } from '../json-offload.js';
 import { operations } from '../openapi.js';
 import { acceptedEncoding, sendJson } from '../send.js';
 import type { SurfaceOptions } from './surface.js';
@@ -21,8 +21,8 @@ export const v2Plugin: FastifyPluginAsync<SurfaceOptions> = async (app: FastifyI
   const { dataplane, send, logger } = options;
   app.setErrorHandler(v2ErrorHandler(options.bodyLimit));
   // Large JSON bodies are decoded off the main thread (json-offload.ts).
-  const decoders = new JsonDecoders();
-  app.addHook('onClose', () => decoders.close());
+  const jsonThreads = new JsonThreads();
+  app.addHook('onClose', () => jsonThreads.close());
 
   app.get('/v2/health/live', { config: { openapi: operations.live } }, (_req, reply) =>
     sendJson(reply, dataplane.live() ? 200 : 503, { live: dataplane.live() }),
@@ -54,7 +54,7 @@ export const v2Plugin: FastifyPluginAsync<SurfaceOptions> = async (app: FastifyI
       let request: InferenceRequest;
       let rawInput = false;
       if (raw !== undefined && jsonPartLength(raw, headerLength) >= OFFLOAD_MIN_BYTES) {
-        request = await decoders.decode(raw, headerLength, options.tensorLimits);
+        request = await jsonThreads.decode(raw, headerLength, options.tensorLimits);
       } else {
         const body = splitInferBody(raw, headerLength);
         rawInput = body.rawInput !== null;
@@ -63,7 +63,11 @@ export const v2Plugin: FastifyPluginAsync<SurfaceOptions> = async (app: FastifyI
       const ctx = httpContext(req, reply, logger, { id: request.id, deadline });
       if (ctx.id !== req.id) req.log = ctx.log as FastifyBaseLogger;
       const response = await dataplane.infer(target, request, ctx);
-      const { json, binary } = encodeInferenceResponseParts(response, binaryOutputs(request, response, rawInput));
+      const asBinary = binaryOutputs(request, response, rawInput);
+      if (asBinary.size === 0 && jsonOutputElements(response, asBinary) >= OFFLOAD_MIN_ELEMENTS) {
+        return send(req, reply.code(200).type('application/json'), await jsonThreads.encode(response));
+      }
+      const { json, binary } = encodeInferenceResponseParts(response, asBinary);
       if (binary.length === 0) return send(req, reply.code(200).type('application/json'), Buffer.from(json));
       const header = Buffer.from(json);
       reply.code(200).type('application/octet-stream').header('inference-header-content-length', header.length);
