@@ -15,8 +15,7 @@
 //          20 trees): V2 requests of --rows rows (FP64), reported as rows/s
 // One Tessera (bin/tessera.mjs start, default workers) serves them all; the order of targets
 // alternates every round. Results: benchmarks/results/mlflow-<time>.{md,json}.
-import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import {
@@ -164,8 +163,11 @@ async function main() {
   );
   const hardLimit = startHardLimit((perRun * 2 + 300) * 1000);
 
-  const repo = mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-mlflow-repo-'));
-  const cacheDir = mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-mlflow-cache-'));
+  // In the run's private temp folder (lib.mjs): removed at exit, whatever happens.
+  const repo = tmpPath('repo');
+  const cacheDir = tmpPath('conversion-cache');
+  mkdirSync(repo);
+  mkdirSync(cacheDir);
   for (const name of FIXTURES) cpSync(path.join(MODELS_DIR, name), path.join(repo, name), { recursive: true });
 
   // Load times, one model at a time: converted (an empty cache), then from the cache after a restart.
