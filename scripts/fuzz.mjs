@@ -15,16 +15,14 @@
 // Without --url it starts its own server (the bundled models but mlp, on 127.0.0.1) and stops it
 // after. Prints the seed, the counts per surface and outcome, and the server's RSS; exits 1 on any
 // failure. The test suite runs a short version (test/hardening/fuzz.test.ts) through runFuzz().
-import { spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { procRss, startBundledServer } from './server-process.mjs';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 
@@ -432,57 +430,6 @@ export async function runFuzz({ url, grpcAddress, seed, count = 100_000, seconds
   };
 }
 
-/** The server's RSS from /proc (Linux); undefined elsewhere. */
-function procRss(pid) {
-  try {
-    const line = readFileSync(`/proc/${pid}/status`, 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith('VmRSS:'));
-    return line === undefined ? undefined : Number(line.split(/\s+/)[1]) * 1024;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Starts `tessera start` on the bundled small models (mlp left out), on 127.0.0.1, free ports. */
-async function startServer() {
-  const repo = mkdtempSync(join(tmpdir(), 'tessera-fuzz-'));
-  for (const name of FUZZ_MODELS) cpSync(join(ROOT, 'settings', 'models', name), join(repo, name), { recursive: true });
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'tessera.mjs'), 'start', repo, '--host', '127.0.0.1', '--http-port', '0', '--grpc-port', '0', '--metrics-port', '0'], {
-    cwd: ROOT,
-    env: { ...process.env, NODE_OPTIONS: '' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let out = '';
-  const addresses = await new Promise((resolve, reject) => {
-    child.stdout.on('data', (c) => {
-      out += c.toString();
-      const http = /HTTP listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      const g = /gRPC listening on (127\.0\.0\.1:\d+)/.exec(out);
-      if (http && g) resolve({ url: http[1], grpcAddress: g[1] });
-    });
-    child.on('exit', (code) => reject(new Error(`the server exited with ${code} before listening`)));
-  });
-  child.stdout.resume();
-  for (let i = 0; i < 600; i++) {
-    const res = await fetch(`${addresses.url}/v2/health/ready`).catch(() => undefined);
-    if (res?.status === 200) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  return {
-    ...addresses,
-    pid: child.pid,
-    exited,
-    stop: async () => {
-      child.kill('SIGTERM');
-      const result = await exited;
-      rmSync(repo, { recursive: true, force: true });
-      return result;
-    },
-  };
-}
-
 async function main() {
   const { values } = parseArgs({
     options: {
@@ -502,7 +449,7 @@ async function main() {
   }
   const seed = values.seed !== undefined ? Number(values.seed) : Math.floor(Math.random() * 2 ** 31);
   process.stdout.write(`fuzz: seed ${seed}\n`);
-  const server = values.url !== undefined ? { url: values.url, grpcAddress: values.grpc, stop: async () => ({ code: 0 }), exited: new Promise(() => {}) } : await startServer();
+  const server = values.url !== undefined ? { url: values.url, grpcAddress: values.grpc, stop: async () => ({ code: 0 }), exited: new Promise(() => {}) } : await startBundledServer(FUZZ_MODELS, 'tessera-fuzz-');
   let crashed = false;
   void server.exited.then(() => (crashed = true));
   const started = performance.now();

@@ -13,15 +13,10 @@
 //
 // Without --url it starts its own server (the bundled small models, on 127.0.0.1) and stops it
 // after. Prints requests, errors, cycles and RSS; exits 1 when errors > 0 or RSS grew 5 % or more.
-import { spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { procRss, startBundledServer } from './server-process.mjs';
 
-const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const MODELS = ['iris', 'wine'];
 const IRIS = JSON.stringify({ inputs: [{ name: 'input', shape: [2, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3] }] });
 
@@ -45,17 +40,6 @@ const connections = Number(values.connections);
 const cycleMs = Number(values.cycle) * 1000;
 const warmupMs = Math.min(Number(values.warmup) * 1000, (seconds * 1000) / 3);
 
-function procRss(pid) {
-  try {
-    const line = readFileSync(`/proc/${pid}/status`, 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith('VmRSS:'));
-    return line === undefined ? undefined : Number(line.split(/\s+/)[1]) * 1024;
-  } catch {
-    return undefined;
-  }
-}
-
 function call(agent, url, method, body) {
   return new Promise((resolve) => {
     const req = request(url, { method, agent, headers: body === undefined ? {} : { 'content-type': 'application/json' } }, (res) => {
@@ -69,43 +53,7 @@ function call(agent, url, method, body) {
   });
 }
 
-async function startServer() {
-  const repo = mkdtempSync(join(tmpdir(), 'tessera-soak-'));
-  for (const name of MODELS) cpSync(join(ROOT, 'settings', 'models', name), join(repo, name), { recursive: true });
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'tessera.mjs'), 'start', repo, '--host', '127.0.0.1', '--http-port', '0', '--grpc-port', '0', '--metrics-port', '0'], {
-    cwd: ROOT,
-    env: { ...process.env, NODE_OPTIONS: '' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let out = '';
-  const url = await new Promise((resolve, reject) => {
-    child.stdout.on('data', (c) => {
-      out += c.toString();
-      const m = /HTTP listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (m) resolve(m[1]);
-    });
-    child.on('exit', (code) => reject(new Error(`the server exited with ${code} before listening`)));
-  });
-  child.stdout.resume();
-  for (let i = 0; i < 600; i++) {
-    if ((await fetch(`${url}/v2/health/ready`).catch(() => undefined))?.status === 200) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
-  return {
-    url,
-    pid: child.pid,
-    exited,
-    stop: async () => {
-      child.kill('SIGTERM');
-      const code = await exited;
-      rmSync(repo, { recursive: true, force: true });
-      return code;
-    },
-  };
-}
-
-const server = values.url !== undefined ? { url: values.url, pid: Number(values.pid), exited: new Promise(() => {}), stop: async () => 0 } : await startServer();
+const server = values.url !== undefined ? { url: values.url, pid: Number(values.pid), exited: new Promise(() => {}), stop: async () => ({ code: 0 }) } : await startBundledServer(MODELS, 'tessera-soak-');
 let crashed = false;
 void server.exited.then(() => (crashed = true));
 const started = performance.now();
@@ -160,7 +108,7 @@ clearInterval(sampler);
 clearInterval(progress);
 process.stderr.write('\n');
 const crashedDuringRun = crashed;
-const exitCode = crashedDuringRun ? 'crashed' : await server.stop();
+const exitCode = crashedDuringRun ? 'crashed' : (await server.stop()).code;
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
