@@ -2,8 +2,20 @@
 // UsageError, printed with the command's usage, exit code 2; --help prints the usage, exit 0),
 // values from flags or environment variables with messages naming where a bad one came from,
 // MLflow's flags that mean nothing here accepted with a warning, and the logger.
+import type { Readable, Writable } from 'node:stream';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { pino, type Logger } from 'pino';
+
+/**
+ * The streams a command reads and writes: `process` itself when run from the command line; other
+ * streams when a test runs the command in-process. (Logs still go to the process's fd 1 or 2.)
+ */
+export interface CommandIo {
+  readonly stdin: Readable;
+  readonly stdout: Writable;
+  /** A progress bar is drawn only when this is a terminal. */
+  readonly stderr: Writable & { isTTY?: boolean };
+}
 
 /** A command-line mistake: printed with the command's usage, exit code 2. */
 export class UsageError extends Error {}
@@ -24,17 +36,17 @@ export function parseFlags<const O extends NonNullable<ParseArgsConfig['options'
  * A command's options, or the exit code when there is nothing to run: 0 once `parse` asked for
  * the help and it is printed, 2 once a UsageError is printed with the usage.
  */
-export function commandOptions<T extends object>(command: string, help: string, parse: () => T | 'help'): T | number {
+export function commandOptions<T extends object>(command: string, help: string, parse: () => T | 'help', io: Pick<CommandIo, 'stdout' | 'stderr'> = process): T | number {
   let options: T | 'help';
   try {
     options = parse();
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`${command}: ${error.message}\n\n${help}\n`);
+    io.stderr.write(`${command}: ${error.message}\n\n${help}\n`);
     return 2;
   }
   if (options === 'help') {
-    process.stdout.write(`${help}\n`);
+    io.stdout.write(`${help}\n`);
     return 0;
   }
   return options;

@@ -29,7 +29,7 @@ import { resolveModelUri } from '../mlflow/uri.js';
 import { runtimes } from '../runtimes/registry.js';
 import { PACKAGE_VERSION } from '../server.js';
 import { defaultWorkerCount, WorkerPool } from '../workers/pool.js';
-import { cliLogger, commandOptions, ignoredFlagWarnings, numberOption, parseFlags, UsageError } from './command.js';
+import { cliLogger, commandOptions, type CommandIo, ignoredFlagWarnings, numberOption, parseFlags, UsageError } from './command.js';
 import { checkServable, mlflowModelEntry } from './serve-model.js';
 
 /** JSON input is parsed whole (MLflow's formats are not streamable): refuse what cannot fit. */
@@ -182,12 +182,12 @@ interface Progress {
 }
 
 /** A progress bar on standard error when it is a terminal; nothing otherwise. */
-function progress(totalBytes: number | undefined): Progress {
-  if (!process.stderr.isTTY) return { rows: () => undefined, bytes: () => undefined, stop: () => undefined };
+function progress(totalBytes: number | undefined, stderr: CommandIo['stderr']): Progress {
+  if (!stderr.isTTY) return { rows: () => undefined, bytes: () => undefined, stop: () => undefined };
   const known = totalBytes !== undefined && totalBytes > 0;
   const bar = new cliProgress.SingleBar(
     {
-      stream: process.stderr,
+      stream: stderr,
       format: known ? 'predict |{bar}| {percentage}% | {rows} rows | ETA {eta_formatted}' : 'predict | {rows} rows',
       hideCursor: true,
       clearOnComplete: false,
@@ -274,8 +274,8 @@ function describe(error: unknown): string {
   return (error as Error).message ?? String(error);
 }
 
-export async function predictMain(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const options = commandOptions('tessera predict', PREDICT_HELP, () => parsePredictArgs(argv, env));
+export async function predictMain(argv: string[], env: NodeJS.ProcessEnv = process.env, io: CommandIo = process): Promise<number> {
+  const options = commandOptions('tessera predict', PREDICT_HELP, () => parsePredictArgs(argv, env), io);
   if (typeof options === 'number') return options;
   // Logs go to standard error: standard output may be the predictions.
   const logger = cliLogger(options.logLevel, 2);
@@ -286,16 +286,16 @@ export async function predictMain(argv: string[], env: NodeJS.ProcessEnv = proce
   try {
     let totalBytes: number | undefined;
     let source: Readable;
-    if (options.input === undefined) source = process.stdin;
+    if (options.input === undefined) source = io.stdin;
     else {
       totalBytes = statSync(options.input).size;
       source = createReadStream(options.input, { highWaterMark: 256 * 1024 });
     }
     model = await loadLocalModel(options.modelUri, { workers: options.workers, logger, env });
-    bar = progress(totalBytes);
+    bar = progress(totalBytes, io.stderr);
     const counted = source.pipe(byteCounter((n) => bar!.bytes(n)));
     source.on('error', (error) => counted.destroy(error));
-    const out: Writable = partial === undefined ? process.stdout : createWriteStream(partial);
+    const out: Writable = partial === undefined ? io.stdout : createWriteStream(partial);
     const rows = await predictStream(model, counted, out, options, (n) => bar!.rows(n));
     if (partial !== undefined) {
       out.end();
@@ -309,16 +309,16 @@ export async function predictMain(argv: string[], env: NodeJS.ProcessEnv = proce
     bar?.stop();
     if (partial !== undefined) await rm(partial, { force: true });
     if (error instanceof UsageError || error instanceof SettingsError) {
-      process.stderr.write(`tessera predict: ${error.message}\n`);
+      io.stderr.write(`tessera predict: ${error.message}\n`);
       return 2;
     }
     if ((error as NodeJS.ErrnoException).code === 'EPIPE') {
-      process.stderr.write('tessera predict: the output was closed before the predictions were written (EPIPE)\n');
+      io.stderr.write('tessera predict: the output was closed before the predictions were written (EPIPE)\n');
       return 1;
     }
     const known = error instanceof MlflowError || error instanceof MlflowModelError || error instanceof TesseraError || (error as NodeJS.ErrnoException).code === 'ENOENT';
     if (!known) logger.error({ err: error }, 'predict failed');
-    process.stderr.write(`tessera predict: ${describe(error)}\n`);
+    io.stderr.write(`tessera predict: ${describe(error)}\n`);
     return 1;
   } finally {
     await model?.close();

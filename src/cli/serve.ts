@@ -10,7 +10,7 @@ import { exitOnSignals } from '../lifecycle/signals.js';
 import { MlflowModelError } from '../mlflow/errors.js';
 import { resolveModelUri, type ResolvedModel } from '../mlflow/uri.js';
 import { startServer, type RunningServer } from '../server.js';
-import { cliLogger, commandOptions, firstSet, ignoredFlagWarnings, numberOption, parseFlags, UsageError } from './command.js';
+import { cliLogger, commandOptions, type CommandIo, firstSet, ignoredFlagWarnings, numberOption, parseFlags, UsageError } from './command.js';
 import { checkServable, DEFAULT_MODEL_NAME, mlflowModelEntry } from './serve-model.js';
 import { RegistryWatcher, watchable } from './watch.js';
 
@@ -178,8 +178,8 @@ export async function startServe(options: ServeOptions, logger: Logger, env: Nod
   };
 }
 
-export async function serveMain(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const options = commandOptions('tessera serve', SERVE_HELP, () => parseServeArgs(argv, env));
+export async function serveMain(argv: string[], env: NodeJS.ProcessEnv = process.env, io: Pick<CommandIo, 'stdout' | 'stderr'> = process): Promise<number> {
+  const options = commandOptions('tessera serve', SERVE_HELP, () => parseServeArgs(argv, env), io);
   if (typeof options === 'number') return options;
   const logger = cliLogger(options.logLevel);
   let serving: ServeResult;
@@ -187,12 +187,12 @@ export async function serveMain(argv: string[], env: NodeJS.ProcessEnv = process
     serving = await startServe(options, logger, env);
   } catch (error) {
     if (error instanceof UsageError) {
-      process.stderr.write(`tessera serve: ${error.message}\n`);
+      io.stderr.write(`tessera serve: ${error.message}\n`);
       return 2;
     }
     if (error instanceof MlflowModelError || error instanceof SettingsError) {
       // MLflow's own wording (RESOURCE_DOES_NOT_EXIST, INVALID_PARAMETER_VALUE, ...): what was looked up and where.
-      process.stderr.write(`tessera serve: ${error.message}\n`);
+      io.stderr.write(`tessera serve: ${error.message}\n`);
       return error instanceof SettingsError ? 2 : 1;
     }
     logger.fatal({ err: error }, 'start-up failed');

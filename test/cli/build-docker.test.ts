@@ -10,7 +10,7 @@ import t from 'tap';
 import { parseBuildDockerArgs } from '../../src/cli/build-docker.js';
 import { UsageError } from '../../src/cli/serve-model.js';
 import { MlrunsWriter } from '../helpers/mlruns.js';
-import { tempDir } from '../helpers/server.js';
+import { tempDir } from '../helpers/files.js';
 import { BIN, ROOT, writeIrisModel } from './mlflow-fixtures.js';
 
 const ENV: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '' };

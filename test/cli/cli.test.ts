@@ -2,16 +2,17 @@
 // message, one log line per model with its load time, and SIGTERM finishes in-flight requests
 // before exiting 0.
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { PACKAGE_VERSION } from '../../src/server.js';
-import { exampleRepository, tempDir } from '../helpers/server.js';
+import { exampleRepository, tempDir } from '../helpers/files.js';
 import { spawnLogged, waitReady } from '../helpers/process.js';
 
 const BIN = fileURLToPath(new URL('../../bin/tessera.mjs', import.meta.url));
 const ENV = { ...process.env, NODE_OPTIONS: '' };
+/** The package's version, read here rather than imported from src/server.ts (which would load the whole server in this process). */
+const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 t.test('--version and --help', async (t) => {
   const version = spawnSync(process.execPath, [BIN, '--version'], { encoding: 'utf8', env: ENV });

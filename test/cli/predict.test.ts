@@ -4,12 +4,17 @@
 // predictions were written) and its output written as it goes;
 // the progress bar on a terminal only; MLflow's error messages with a non-zero exit and no partial
 // output file left behind.
+// The real CLI runs as a child wherever the process is what is tested (standard input and output,
+// exit codes, a terminal, peak RSS, a cache across runs); the cases about the command's own logic
+// (its errors, --help, CSV output, no bar off a terminal) call predictMain in this process with
+// streams of the test's: each child costs a Node start-up, the server's modules and a worker.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { PassThrough } from 'node:stream';
 import t from 'tap';
 import { pino } from 'pino';
-import { parsePredictArgs } from '../../src/cli/predict.js';
+import { parsePredictArgs, predictMain } from '../../src/cli/predict.js';
 import { UsageError } from '../../src/cli/serve-model.js';
 import { startServe, type ServeResult } from '../../src/cli/serve.js';
 import { tempDir } from '../helpers/server.js';
@@ -69,6 +74,24 @@ t.test('flags as mlflow models predict', async (t) => {
 const predict = (args: string[], input?: string) =>
   spawnSync(process.execPath, [BIN, 'predict', ...args], { encoding: 'utf8', env: ENV, input, timeout: 120_000, maxBuffer: 256 * 1024 * 1024 });
 
+/** A stream that keeps what is written to it (no isTTY: not a terminal). */
+function collect(): { stream: PassThrough; text: () => string } {
+  const stream = new PassThrough();
+  const parts: Buffer[] = [];
+  stream.on('data', (c: Buffer) => parts.push(c));
+  return { stream, text: () => Buffer.concat(parts).toString('utf8') };
+}
+
+/** `tessera predict` in this process (predictMain), `input` on its standard input: as `predict` answers. */
+async function predictHere(args: string[], input = ''): Promise<{ status: number; stdout: string; stderr: string }> {
+  const stdin = new PassThrough();
+  stdin.end(input);
+  const stdout = collect();
+  const stderr = collect();
+  const status = await predictMain(args, ENV, { stdin, stdout: stdout.stream, stderr: stderr.stream });
+  return { status, stdout: stdout.text(), stderr: stderr.text() };
+}
+
 t.test('JSON on standard input to standard output: the /invocations body', async (t) => {
   // (Every JSON format decodes through the same code as /invocations: test/mlflow/invocations.test.ts.)
   const text = JSON.stringify({ inputs: [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [5.9, 3.0, 4.2, 1.5]] });
@@ -81,23 +104,24 @@ t.test('JSON on standard input to standard output: the /invocations body', async
 });
 
 t.test('errors: MLflow messages, exit 1, no partial output file', async (t) => {
-  const bad = predict(['-m', iris], '{"inputs": [[1, 2, 3, 4]');
+  const bad = await predictHere(['-m', iris], '{"inputs": [[1, 2, 3, 4]');
   t.equal(bad.status, 1);
   t.match(bad.stderr, /BAD_REQUEST: Invalid input\. Ensure that input is a valid JSON formatted string/);
   const csv = path.join(work, 'missing-column.csv');
   writeFileSync(csv, wineCsv(5).replace(/^alcohol,/, 'alcool,'));
   const out = path.join(work, 'missing.json');
+  // A child: exit code 1 from the process itself, and no output file left behind.
   const missing = predict(['-m', wine, '-t', 'csv', '-i', csv, '-o', out]);
   t.equal(missing.status, 1);
   t.match(missing.stderr, /INVALID_PARAMETER_VALUE: Failed to predict data .*Model is missing inputs \['alcohol'\]/s);
   t.notOk(existsSync(out) || existsSync(`${out}.partial`), 'no output file left behind');
-  const noModel = predict(['-m', path.join(work, 'nope'), '-i', csv]);
+  const noModel = await predictHere(['-m', path.join(work, 'nope'), '-i', csv]);
   t.equal(noModel.status, 1);
   t.match(noModel.stderr, /Model path '.*nope' does not exist/);
-  const help = predict(['--help']);
+  const help = await predictHere(['--help']);
   t.equal(help.status, 0);
   for (const flag of ['-m, --model-uri', '-i, --input-path', '-o, --output-path', '-t, --content-type', '--output-format', '-w, --workers', 'MLFLOW_MODELS_WORKERS']) t.match(help.stdout, flag);
-  const noInput = predict(['-m', wine, '-t', 'csv', '-i', path.join(work, 'nope.csv')]);
+  const noInput = await predictHere(['-m', wine, '-t', 'csv', '-i', path.join(work, 'nope.csv')]);
   t.equal(noInput.status, 1);
   t.match(noInput.stderr, /ENOENT.*nope\.csv/);
 });
@@ -151,6 +175,7 @@ t.test(`a ${ROWS}-row CSV: streamed in bounded memory, output equal to /invocati
   // model loaded, the pipeline running) against its peak at the end, 49 chunks later.
   const run = await predictMeasured(['-m', wine, '-t', 'csv', '-i', big, '-w', '1'], bigOut);
   t.equal(run.code, 0, run.stderr);
+  t.notMatch(run.stderr, /predict \|/, 'no progress bar: standard error is a pipe, not a terminal');
   const output = readFileSync(bigOut, 'utf8');
   const first = run.samples.find((s) => s.outputBytes > 0);
   const during = new Set(run.samples.filter((s) => s.outputBytes > 0 && s.outputBytes < output.length).map((s) => s.outputBytes));
@@ -169,7 +194,7 @@ t.test(`a ${ROWS}-row CSV: streamed in bounded memory, output equal to /invocati
 
 t.test('CSV output: the same numbers as /invocations, one row each', async (t) => {
   const csvOut = path.join(work, 'small-out.csv');
-  const res = predict(['-m', wine, '-t', 'csv', '-i', small, '-o', csvOut]);
+  const res = await predictHere(['-m', wine, '-t', 'csv', '-i', small, '-o', csvOut]);
   t.equal(res.status, 0, res.stderr);
   const lines = readFileSync(csvOut, 'utf8').trimEnd().split('\n');
   t.equal(lines[0], 'predictions');
@@ -180,7 +205,7 @@ t.test('CSV output: the same numbers as /invocations, one row each', async (t) =
 const SCRIPT = '/usr/bin/script';
 t.test('the progress bar: on a terminal only', async (t) => {
   const csv = small;
-  const plain = predict(['-m', wine, '-t', 'csv', '-i', csv, '-o', path.join(work, 'progress-plain.json')]);
+  const plain = await predictHere(['-m', wine, '-t', 'csv', '-i', csv, '-o', path.join(work, 'progress-plain.json')]);
   t.equal(plain.status, 0);
   t.notMatch(plain.stderr, /predict \|/, 'no bar when standard error is not a terminal');
   t.equal(readFileSync(path.join(work, 'progress-plain.json'), 'utf8'), (await invocations(wine, 'text/csv', smallText)).text, 'the output equals /invocations on the same 8000 rows');

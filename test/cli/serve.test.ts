@@ -1,10 +1,14 @@
 // `tessera serve -m <uri>`: MLflow's flags and variables with their precedence, the ignored MLflow
 // flags, usage and lookup errors (exit codes and messages), and the real CLI serving an MLflow model
 // on one port: V2 routes for the same model and /metrics there, no gRPC unless asked.
-import { spawnSync } from 'node:child_process';
+// The real CLI runs as a child for an exit code of each kind and for the server on one port; the
+// --help text and a missing file store's message are the command's logic, run in this process
+// (serveMain): each child costs a Node start-up and the server's modules.
+import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { PassThrough } from 'node:stream';
 import t from 'tap';
-import { parseServeArgs } from '../../src/cli/serve.js';
+import { parseServeArgs, serveMain } from '../../src/cli/serve.js';
 import { UsageError } from '../../src/cli/serve-model.js';
 import { MlrunsWriter } from '../helpers/mlruns.js';
 import { spawnLogged, waitReady } from '../helpers/process.js';
@@ -44,9 +48,34 @@ t.test('flags and environment: MLflow defaults, precedence flags > MLFLOW_* > TE
   for (const [argv, env, message] of bad) t.throws(() => parseServeArgs(argv, env), { constructor: UsageError, message }, argv.join(' ') || '(no arguments)');
 });
 
+/** `tessera serve` as a child: its exit code and standard error (the children of a test run side by side). */
+function run(args: string[], env: NodeJS.ProcessEnv = ENV): Promise<{ status: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, 'serve', ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stderr });
+    });
+  });
+}
+
+/** serveMain in this process, for the paths that end before a server starts: exit code, stdout and stderr. */
+async function serveHere(args: string[], env: NodeJS.ProcessEnv = ENV): Promise<{ status: number; stdout: string; stderr: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  stdout.on('data', (c: Buffer) => out.push(c));
+  stderr.on('data', (c: Buffer) => err.push(c));
+  const status = await serveMain(args, env, { stdout, stderr });
+  return { status, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+}
+
 t.test('the CLI: --help, usage errors exit 2, lookup errors exit 1 naming what was looked up', async (t) => {
-  const run = (args: string[], env: NodeJS.ProcessEnv = ENV) => spawnSync(process.execPath, [BIN, 'serve', ...args], { encoding: 'utf8', env, timeout: 60_000 });
-  const help = run(['--help']);
+  const help = await serveHere(['--help']);
   t.equal(help.status, 0);
   for (const flag of ['-m, --model-uri', '-h, --host', '-p, --port', '-w, --workers', '-t, --timeout', '--name', '--watch', '--grpc-port', 'MLFLOW_HOST', 'MLFLOW_PORT', 'MLFLOW_MODELS_WORKERS', 'MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT', 'MLFLOW_TRACKING_URI']) {
     t.match(help.stdout, flag, `--help documents ${flag}`);
@@ -59,13 +88,13 @@ t.test('the CLI: --help, usage errors exit 2, lookup errors exit 1 naming what w
   const runId = await w.run({ artifacts: { model: writeIrisModel(path.join(store, 'src')) } });
   await w.modelVersion('iris', { source: `runs:/${runId}/model`, storageLocation: null, runId });
   const env = { ...ENV, MLFLOW_TRACKING_URI: w.trackingUri };
-  const missing = run(['-m', 'models:/iris@champion', '-p', '0'], env);
+  // Children: exit codes 1 and 2 from the process itself.
+  const [missing, fixed] = await Promise.all([run(['-m', 'models:/iris@champion', '-p', '0'], env), run(['-m', 'models:/iris/1', '--watch', '1', '-p', '0'], env)]);
   t.equal(missing.status, 1);
   t.match(missing.stderr, /Registered model alias champion not found \(model 'iris', looked for '.*aliases\/champion'\)/);
-  const fixed = run(['-m', 'models:/iris/1', '--watch', '1', '-p', '0'], env);
   t.equal(fixed.status, 2, '--watch on a fixed version is a usage error');
   t.match(fixed.stderr, /--watch follows a registry alias, stage or latest version/);
-  const noStore = run(['-m', 'runs:/0123456789abcdef/model', '-p', '0'], { ...ENV, MLFLOW_TRACKING_URI: `file://${store}/nowhere` });
+  const noStore = await serveHere(['-m', 'runs:/0123456789abcdef/model', '-p', '0'], { ...ENV, MLFLOW_TRACKING_URI: `file://${store}/nowhere` });
   t.equal(noStore.status, 1);
   t.match(noStore.stderr, /The MLflow file store '.*nowhere' does not exist/);
 });

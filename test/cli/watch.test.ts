@@ -9,7 +9,7 @@ import path from 'node:path';
 import t from 'tap';
 import { MlrunsWriter } from '../helpers/mlruns.js';
 import { spawnLogged, waitReady } from '../helpers/process.js';
-import { tempDir } from '../helpers/server.js';
+import { tempDir } from '../helpers/files.js';
 import { BIN, writeIrisModel } from './mlflow-fixtures.js';
 
 const ENV: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '' };

@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { SettingsError, loadModelSettings, loadServerSettings } from '../../src/config/load.js';
-import { tempDir } from '../helpers/server.js';
+import { tempDir } from '../helpers/files.js';
 
 t.test('defaults are MLServer defaults', async (t) => {
   const folder = tempDir(t);

@@ -18,7 +18,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
 import { irisModel } from '../../src/modelgen/examples.js';
-import { exampleRepository, writeModel } from '../helpers/server.js';
+import { exampleRepository, writeModel } from '../helpers/files.js';
 import { waitReady } from '../helpers/process.js';
 import { BIN, CHILD_ENV, ROOT, fp32Body, sleep, startChild, type ChildServer } from './helpers.js';
 

@@ -1,39 +1,13 @@
 // Test helpers: a real Tessera on an ephemeral loopback port over a model repository that the
 // project's own generator writes into a temp folder, and a raw HTTP client with full header control.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
-import { writeExamples } from '../../src/modelgen/examples.js';
 import { startServer, type RunningServer } from '../../src/server.js';
+import type { Teardown } from './files.js';
 
-export interface Teardown {
-  teardown(fn: () => unknown): void;
-}
-
-/** A temp folder removed when the test ends. */
-export function tempDir(t: Teardown, prefix = 'tessera-test-'): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-/** A repository folder holding the named example models. */
-export function exampleRepository(t: Teardown, names: string[]): string {
-  const root = tempDir(t);
-  writeExamples(root, names);
-  return root;
-}
-
-export function writeModel(root: string, name: string, onnx: Uint8Array, settings?: object): string {
-  const dir = join(root, name);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'model.onnx'), onnx);
-  if (settings !== undefined) writeFileSync(join(dir, 'model-settings.json'), JSON.stringify(settings));
-  return dir;
-}
+// The file helpers live in ./files.ts (no server modules): a test that starts no server imports them from there.
+export { exampleRepository, tempDir, writeModel, type Teardown } from './files.js';
 
 /** A pino logger whose lines the test can read. */
 export function capturingLogger(level = 'info'): { logger: Logger; lines: () => Record<string, unknown>[] } {

@@ -51,43 +51,50 @@ function repository(t: Parameters<typeof tempDir>[0]): string {
 
 const sleepFor = (s: RunningServer, ms: number): Promise<RawResponse> => infer(s, 'sleep', { inputs: [{ name: 'ms', shape: [1], datatype: 'INT32', data: [ms] }] });
 
-t.test('two workers: concurrent requests each get their own answer', async (t) => {
-  const server = await startTestServer(t, { folder: repository(t), settings: { parallel_workers: '2' } });
-  const n = 300;
-  const answers = await Promise.all(
-    Array.from({ length: n }, (_, i) => infer(server, 'ident', { id: `r${i}`, inputs: [{ name: 'INPUT0', shape: [1, 3], datatype: 'FP32', data: [i, i + 0.5, -i] }] })),
-  );
-  let own = 0;
-  answers.forEach((res, i) => {
-    const out = (res.json().outputs as { data: number[] }[] | undefined)?.[0];
-    if (res.status === 200 && res.json().id === `r${i}` && JSON.stringify(out?.data) === JSON.stringify([i, i + 0.5, -i])) own++;
-  });
-  const failed = answers.filter((r) => r.status !== 200).map((r) => `${r.status} ${r.text}`);
-  t.same(failed.slice(0, 3), [], 'every request answered 200');
-  t.equal(own, n, 'every request got its own data back');
-  t.equal(server.backend.busy(), 0);
-});
+// One repository for every server of this file (the slow mlp is ~19 MB to generate and write); the
+// servers only read it.
+const root = repository(t);
 
-t.test("two workers: a replacement gets its own channel, not a survivor's", async (t) => {
-  // piscina announces a replacement worker before it lists it as ready: its channel must still
-  // reach it, not the surviving worker (which would then serve both channels alone).
-  const server = await startTestServer(t, { folder: repository(t), settings: { parallel_workers: '2' } });
-  const [gone, survivor] = server.pool.workers();
-  t.ok(server.pool.replaceWorker(gone.id, 'killed by the test'), 'one of two workers terminated');
-  await until(() => server.pool.workers().length === 2 && !server.pool.workers().some((w) => w.id === gone.id), 'the replacement is up');
-  const held = await server.pool.workerModels(); // throws if a channel is answered by another thread
-  t.same([...held.keys()].sort(), server.pool.workers().map((w) => w.id).sort(), 'each worker answers on its own channel');
-  for (const [id, models] of held) t.ok(models.some((m) => m.startsWith('ident')), `worker ${id} holds ident`);
-  // Both serve: requests spread over the two workers' channels all get their own answers.
-  const answers = await Promise.all(
-    Array.from({ length: 100 }, (_, i) => infer(server, 'ident', { id: `r${i}`, inputs: [{ name: 'INPUT0', shape: [1, 1], datatype: 'FP32', data: [i] }] })),
-  );
-  t.equal(answers.filter((r, i) => r.status === 200 && (r.json().outputs as { data: number[] }[])[0].data[0] === i).length, 100, 'every request answered with its own data');
-  t.ok(server.pool.workers().some((w) => w.id === survivor.id), 'the survivor still serves');
+t.test('two workers', async (t) => {
+  // One server for both tests: the first leaves it idle (busy() 0), the second then replaces a worker.
+  const server = await startTestServer(t, { folder: root, settings: { parallel_workers: '2' } });
+
+  t.test('two workers: concurrent requests each get their own answer', async (t) => {
+    const n = 300;
+    const answers = await Promise.all(
+      Array.from({ length: n }, (_, i) => infer(server, 'ident', { id: `r${i}`, inputs: [{ name: 'INPUT0', shape: [1, 3], datatype: 'FP32', data: [i, i + 0.5, -i] }] })),
+    );
+    let own = 0;
+    answers.forEach((res, i) => {
+      const out = (res.json().outputs as { data: number[] }[] | undefined)?.[0];
+      if (res.status === 200 && res.json().id === `r${i}` && JSON.stringify(out?.data) === JSON.stringify([i, i + 0.5, -i])) own++;
+    });
+    const failed = answers.filter((r) => r.status !== 200).map((r) => `${r.status} ${r.text}`);
+    t.same(failed.slice(0, 3), [], 'every request answered 200');
+    t.equal(own, n, 'every request got its own data back');
+    t.equal(server.backend.busy(), 0);
+  });
+
+  t.test("two workers: a replacement gets its own channel, not a survivor's", async (t) => {
+    // piscina announces a replacement worker before it lists it as ready: its channel must still
+    // reach it, not the surviving worker (which would then serve both channels alone).
+    const [gone, survivor] = server.pool.workers();
+    t.ok(server.pool.replaceWorker(gone.id, 'killed by the test'), 'one of two workers terminated');
+    await until(() => server.pool.workers().length === 2 && !server.pool.workers().some((w) => w.id === gone.id), 'the replacement is up');
+    const held = await server.pool.workerModels(); // throws if a channel is answered by another thread
+    t.same([...held.keys()].sort(), server.pool.workers().map((w) => w.id).sort(), 'each worker answers on its own channel');
+    for (const [id, models] of held) t.ok(models.some((m) => m.startsWith('ident')), `worker ${id} holds ident`);
+    // Both serve: requests spread over the two workers' channels all get their own answers.
+    const answers = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => infer(server, 'ident', { id: `r${i}`, inputs: [{ name: 'INPUT0', shape: [1, 1], datatype: 'FP32', data: [i] }] })),
+    );
+    t.equal(answers.filter((r, i) => r.status === 200 && (r.json().outputs as { data: number[] }[])[0].data[0] === i).length, 100, 'every request answered with its own data');
+    t.ok(server.pool.workers().some((w) => w.id === survivor.id), 'the survivor still serves');
+  });
 });
 
 t.test('one worker: replacement, deadlines while running, and the shutdown grace', async (t) => {
-  const server = await startTestServer(t, { folder: repository(t), settings: { parallel_workers: '1' } });
+  const server = await startTestServer(t, { folder: root, settings: { parallel_workers: '1' } });
 
   t.test('a worker replaced with requests waiting on its channel fails exactly those', async (t) => {
     const [worker] = server.pool.workers();
