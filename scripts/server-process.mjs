@@ -22,7 +22,7 @@ export function procRss(pid) {
 
 /**
  * Starts the server on a temp repository holding copies of `models` (from settings/models) and
- * resolves once it is ready: its HTTP URL, gRPC address and pid, `exited` (its {code, signal}) and
+ * resolves once it is ready: its HTTP URL, gRPC address, metrics URL and pid, `exited` (its {code, signal}) and
  * `stop()` (SIGTERM, then the repository removed; resolves with its {code, signal}).
  */
 export async function startBundledServer(models, tempPrefix) {
@@ -39,7 +39,8 @@ export async function startBundledServer(models, tempPrefix) {
       out += c.toString();
       const http = /HTTP listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
       const grpc = /gRPC listening on (127\.0\.0\.1:\d+)/.exec(out);
-      if (http && grpc) resolve({ url: http[1], grpcAddress: grpc[1] });
+      const metrics = /metrics listening on (127\.0\.0\.1:\d+\/[^"\s]*)/.exec(out);
+      if (http && grpc && metrics) resolve({ url: http[1], grpcAddress: grpc[1], metricsUrl: `http://${metrics[1]}` });
     });
     child.on('exit', (code) => reject(new Error(`the server exited with ${code} before listening`)));
   });
@@ -61,4 +62,22 @@ export async function startBundledServer(models, tempPrefix) {
       return result;
     },
   };
+}
+
+/**
+ * The server's main-thread V8 heap (committed and used bytes) from its Prometheus endpoint
+ * and per space (prom-client's default nodejs_heap_size_* and nodejs_heap_space_size_* gauges);
+ * undefined when it cannot be read.
+ */
+export async function mainHeap(metricsUrl) {
+  const text = await fetch(metricsUrl)
+    .then((r) => (r.ok ? r.text() : ''))
+    .catch(() => '');
+  const gauge = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  const total = gauge('nodejs_heap_size_total_bytes');
+  const used = gauge('nodejs_heap_size_used_bytes');
+  // Committed bytes per V8 space (new, old, code, large_object, ...), to see which one grows.
+  const spaces = {};
+  for (const m of text.matchAll(/^nodejs_heap_space_size_total_bytes\{space="(\w+)"\} (\S+)$/gm)) spaces[m[1]] = Number(m[2]);
+  return Number.isFinite(total) && Number.isFinite(used) ? { total, used, spaces } : undefined;
 }

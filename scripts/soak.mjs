@@ -6,16 +6,20 @@
 // warm-up is the first minute, as in benchmarks/memory.mjs: under this load RSS still grows for a
 // minute or two with no load/unload at all (V8's heap and the allocators settling: +17 % from 20 s
 // to 90 s in a run with the cycle off, 2026-12-01), which is start-up, not a leak. RSS per minute
-// is printed, so the trend after it can be read.
+// is printed, so the trend after it can be read, and split in two: the main thread's V8 heap
+// (committed, from the server's own /metrics, and its lowest use in the minute, i.e. what survives
+// collection) and everything else (the workers, ONNX Runtime, buffers, code). A leak shows as a
+// rising floor or a rising rest; V8 sizing its heap shows as a rising committed heap only.
 //
 //   node scripts/soak.mjs [--seconds 600] [--connections 16] [--cycle 10] [--warmup 60]
-//   node scripts/soak.mjs --url http://127.0.0.1:8080 --pid <server pid>   (a server already running)
+//   node scripts/soak.mjs --url http://127.0.0.1:8080 --pid <server pid> [--metrics http://127.0.0.1:8082/metrics]
+//                                                              (a server already running)
 //
 // Without --url it starts its own server (the bundled small models, on 127.0.0.1) and stops it
 // after. Prints requests, errors, cycles and RSS; exits 1 when errors > 0 or RSS grew 5 % or more.
 import { Agent, request } from 'node:http';
 import { parseArgs } from 'node:util';
-import { procRss, startBundledServer } from './server-process.mjs';
+import { mainHeap, procRss, startBundledServer } from './server-process.mjs';
 
 const MODELS = ['iris', 'wine'];
 const IRIS = JSON.stringify({ inputs: [{ name: 'input', shape: [2, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3] }] });
@@ -28,11 +32,12 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '60' },
     url: { type: 'string' },
     pid: { type: 'string' },
+    metrics: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
 if (values.help) {
-  process.stdout.write('node scripts/soak.mjs [--seconds 600] [--connections 16] [--cycle 10] [--warmup 60] [--url URL --pid PID]\n');
+  process.stdout.write('node scripts/soak.mjs [--seconds 600] [--connections 16] [--cycle 10] [--warmup 60] [--url URL --pid PID [--metrics URL]]\n');
   process.exit(0);
 }
 const seconds = Number(values.seconds);
@@ -53,7 +58,7 @@ function call(agent, url, method, body) {
   });
 }
 
-const server = values.url !== undefined ? { url: values.url, pid: Number(values.pid), exited: new Promise(() => {}), stop: async () => ({ code: 0 }) } : await startBundledServer(MODELS, 'tessera-soak-');
+const server = values.url !== undefined ? { url: values.url, pid: Number(values.pid), metricsUrl: values.metrics, exited: new Promise(() => {}), stop: async () => ({ code: 0 }) } : await startBundledServer(MODELS, 'tessera-soak-');
 let crashed = false;
 void server.exited.then(() => (crashed = true));
 const started = performance.now();
@@ -95,11 +100,18 @@ const cycle = (async () => {
   agent.destroy();
 })();
 
-// RSS, every second.
+// RSS, every second; the main thread's heap every 5 s (beside that second's RSS).
 const samples = [];
+const heaps = [];
+let tick = 0;
 const sampler = setInterval(() => {
+  const at = performance.now() - started;
   const rss = procRss(server.pid);
-  if (rss !== undefined) samples.push({ at: performance.now() - started, rss });
+  if (rss === undefined) return;
+  samples.push({ at, rss });
+  if (tick++ % 5 === 0 && server.metricsUrl !== undefined) {
+    void mainHeap(server.metricsUrl).then((heap) => heap !== undefined && heaps.push({ at, rest: rss - heap.total, ...heap }));
+  }
 }, 1000);
 const progress = setInterval(() => process.stderr.write(`\r${((performance.now() - started) / 1000).toFixed(0)} s, ${requests} requests, ${errors.length} errors`), 5000);
 
@@ -131,6 +143,18 @@ if (samples.length > 0) {
     if (inMinute.length > 0) minutes.push(`${m + 1}: ${(median(inMinute) / 1024 / 1024).toFixed(0)}`);
   }
   process.stdout.write(`soak: server RSS by minute (median MiB) ${minutes.join(', ')}\n`);
+}
+if (heaps.length > 0) {
+  const rows = [];
+  for (let m = 0; m * 60_000 < heaps.at(-1).at; m++) {
+    const inMinute = heaps.filter((x) => x.at >= m * 60_000 && x.at < (m + 1) * 60_000);
+    if (inMinute.length === 0) continue;
+    const mib = (b) => (b / 1024 / 1024).toFixed(0);
+    rows.push(`${m + 1}: ${mib(median(inMinute.map((x) => x.total)))}/${mib(Math.min(...inMinute.map((x) => x.used)))}/${mib(median(inMinute.map((x) => x.rest)))}`);
+  }
+  process.stdout.write(`soak: by minute, main V8 heap committed (median) / used at its lowest / RSS outside it (median), MiB: ${rows.join(', ')}\n`);
+  const spaceMiB = (x) => Object.entries(x.spaces).filter(([, b]) => b >= 1024 * 1024).map(([name, b]) => `${name} ${(b / 1024 / 1024).toFixed(1)}`).join(', ');
+  process.stdout.write(`soak: main V8 heap by space, committed MiB, after the warm-up: ${spaceMiB(heaps.find((x) => x.at >= warmupMs) ?? heaps[0])}; at the end: ${spaceMiB(heaps.at(-1))}\n`);
 }
 process.stdout.write(`soak: server ${crashedDuringRun ? 'CRASHED' : `stopped with exit code ${exitCode}`}\n`);
 for (const e of errors.slice(0, 20)) process.stdout.write(`  ${e}\n`);
