@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { loadServerSettings, settingsReader, type ServerSettingsSources } from './config/load.js';
 import { resolveLimits } from './config/limits.js';
+import { setHeapGrowingPercent } from './lifecycle/heap.js';
 import { listenError } from './lifecycle/listen.js';
 import { shutdown } from './lifecycle/shutdown.js';
 import type { ServerSettings } from './config/schema.js';
@@ -81,6 +82,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const { settings, repositoryRoot, warnings } = loadServerSettings(options);
   const logger = options.logger ?? pino({ level: settings.debug ? 'debug' : settings.log_level });
   for (const w of warnings) logger.warn(w);
+  setHeapGrowingPercent(settings.heap_growing_percent);
   // Auth, TLS, CORS, path redaction (src/security/): a bad tokens or PEM file stops start-up here.
   const security = createSecurity(settings, { logger, repositoryRoot });
   // Timeouts, connection caps, body and element budgets, shutdown timing (src/config/limits.ts).

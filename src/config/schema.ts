@@ -33,6 +33,13 @@ export const serverSettingsSchema = z.object({
     .min(16)
     .optional()
     .describe('V8 heap limit per inference worker in MiB; a worker over it is replaced (default: V8 default)'),
+  heap_growing_percent: z
+    .number()
+    .int()
+    .min(0)
+    .max(300)
+    .default(30)
+    .describe("how far V8 lets a heap grow past what survived the last full collection, in percent (0: V8's own adaptive factor)"),
   worker_nice: z
     .number()
     .int()

@@ -120,3 +120,15 @@ t.test('model settings: MLServer fields, defaults, env overrides, ignored Python
   writeFileSync(file, JSON.stringify({ inputs: [{ name: 'x', datatype: 'FLOAT', shape: [1] }] }));
   t.throws(() => loadModelSettings(file, {}), { message: /field 'inputs.0.datatype' has value "FLOAT"/ });
 });
+
+t.test('heap_growing_percent: 30 by default, 0 (V8 adaptive) to 300, whole numbers only', async (t) => {
+  const folder = tempDir(t);
+  t.equal(loadServerSettings({ folder, env: {} }).settings.heap_growing_percent, 30);
+  t.equal(loadServerSettings({ folder, env: { TESSERA_HEAP_GROWING_PERCENT: '0' } }).settings.heap_growing_percent, 0);
+  t.equal(loadServerSettings({ folder, env: { TESSERA_HEAP_GROWING_PERCENT: '100' } }).settings.heap_growing_percent, 100);
+  t.throws(() => loadServerSettings({ folder, env: { TESSERA_HEAP_GROWING_PERCENT: '301' } }), {
+    message: /environment variable TESSERA_HEAP_GROWING_PERCENT: field 'heap_growing_percent' has value 301; expected .*300/,
+  });
+  t.throws(() => loadServerSettings({ folder, env: { TESSERA_HEAP_GROWING_PERCENT: '12.5' } }), { message: /field 'heap_growing_percent' has value 12.5/ });
+  t.throws(() => loadServerSettings({ folder, env: { TESSERA_HEAP_GROWING_PERCENT: '-1' } }), { message: /field 'heap_growing_percent' has value -1/ });
+});
