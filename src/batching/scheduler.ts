@@ -488,6 +488,10 @@ export class ModelScheduler {
       armed = true;
     }
     if (armed) this.armExpiryTimer();
+    // Once answered, the group's deadlines leave the running heap, and the timer armed for them is
+    // re-armed for what is left, or cleared: a timer left pending (the default request_timeout:
+    // 60 s) would hold this scheduler, and through it the model load's spec and artifact bytes,
+    // that long after a rolling reload or unload dropped it.
     this.execute(group).then(
       (results) => {
         for (let i = 0; i < group.length; i++) {
@@ -496,6 +500,7 @@ export class ModelScheduler {
           this.finish(q);
           q.resolve(results[i]);
         }
+        if (armed) this.armExpiryTimer();
       },
       (error: unknown) => {
         for (const q of group) {
@@ -503,6 +508,7 @@ export class ModelScheduler {
           this.finish(q);
           q.reject(error);
         }
+        if (armed) this.armExpiryTimer();
       },
     );
   }
