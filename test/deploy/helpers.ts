@@ -67,3 +67,38 @@ export function startCli(args: string[], env: Record<string, string>): Server {
   };
   return { proc, output: () => out, exited, stop };
 }
+
+export interface Ports {
+  http: number;
+  grpc: number;
+  metrics: number;
+}
+
+/**
+ * Starts the CLI on three free loopback ports (`envFor` puts them in the environment) and resolves
+ * once `readyPath` answers 200. A picked port can be bound by another test before the server binds
+ * it (two test files run at once): when the server exits saying an address is in use, it starts
+ * again on new ports, up to 3 times. Any other exit before ready, or no readiness within
+ * `readyMs`, rejects with the server's output, at once rather than at the timeout.
+ */
+export async function startCliOnFreePorts(
+  args: string[],
+  envFor: (ports: Ports) => Record<string, string>,
+  { readyMs = 60_000, readyPath = '/v2/health/ready' }: { readyMs?: number; readyPath?: string } = {},
+): Promise<{ server: Server; ports: Ports; base: string }> {
+  for (let attempt = 1; ; attempt++) {
+    const ports = { http: await freePort(), grpc: await freePort(), metrics: await freePort() };
+    const server = startCli(args, envFor(ports));
+    const base = `http://${HOST}:${ports.http}`;
+    let exited = false;
+    void server.exited.then(() => (exited = true));
+    const t0 = Date.now();
+    while (!exited && Date.now() - t0 <= readyMs) {
+      if (await answers(`${base}${readyPath}`).catch(() => false)) return { server, ports, base };
+      await sleep(100);
+    }
+    if (exited && /address is already in use/.test(server.output()) && attempt < 3) continue;
+    await server.stop();
+    throw new Error(exited ? `the server exited before ready:\n${server.output()}` : `readiness: not reached after ${readyMs} ms\n${server.output()}`);
+  }
+}

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import t from 'tap';
-import { HOST, ROOT, answers, freePort, startCli, waitFor } from './helpers.js';
+import { HOST, ROOT, answers, startCliOnFreePorts, type Ports } from './helpers.js';
 import { parseManifests, type Manifest } from './k8s-validate.js';
 
 type Container = { args?: string[]; env?: { name: string; value?: string }[]; ports?: { name?: string; containerPort: number }[] } & Record<string, unknown>;
@@ -72,20 +72,20 @@ t.test('KServe: the ClusterServingRuntime container with the environment the con
   for (const e of container.env ?? []) env[e.name] = remap(e.value ?? '');
   t.equal(env.MLSERVER_HTTP_PORT, '8080', 'HTTP on 8080');
   t.equal(env.MLSERVER_GRPC_PORT, '9000', 'gRPC on 9000, where KServe expects it');
-  const [http, grpcPort, metrics] = [await freePort(), await freePort(), await freePort()];
-  env.MLSERVER_HTTP_PORT = String(http);
-  env.MLSERVER_GRPC_PORT = String(grpcPort);
-  env.TESSERA_METRICS_PORT = String(metrics);
   env.TESSERA_HOST = HOST;
   // inference_service_defaults.go SetMlServerDefaults, for an InferenceService with a storageUri:
   const name = String(get(isvc, 'metadata', 'name'));
   env.MLSERVER_MODEL_NAME = name;
   env.MLSERVER_MODEL_URI = mnt;
 
-  const server = startCli((container.args ?? []).map(remap), env);
+  const { server, ports, base } = await startCliOnFreePorts((container.args ?? []).map(remap), (p) => ({
+    ...env,
+    MLSERVER_HTTP_PORT: String(p.http),
+    MLSERVER_GRPC_PORT: String(p.grpc),
+    TESSERA_METRICS_PORT: String(p.metrics),
+  }));
   t.teardown(() => server.stop());
-  const base = `http://${HOST}:${http}`;
-  await waitFor('readiness', () => answers(`${base}/v2/health/ready`), 60_000).catch((e: unknown) => t.fail(`${String(e)}\n${server.output()}`));
+  const { grpc: grpcPort, metrics } = ports;
   for (const [probe, path] of Object.entries(probes(container))) t.ok(await answers(base + path), `${probe} ${path} answers 200`);
   t.same(await inferLabels(`${base}/v2/models/${name}/infer`), { status: 200, labels: [0, 2] }, `V2 HTTP inference on the InferenceService's name (${name})`);
 
@@ -117,20 +117,21 @@ t.test('Kubernetes: the base Deployment serving a model repository mounted at /m
   for (const e of container.env ?? []) env[e.name] = e.value ?? '';
   const portOf = (name: string): number => (container.ports ?? []).find((p) => p.name === name)?.containerPort ?? -1;
   t.same([portOf('http'), portOf('grpc'), portOf('metrics')], [8080, 8081, 8082], 'container ports are the server defaults');
-  const [http, grpcPort, metrics] = [await freePort(), await freePort(), await freePort()];
-  Object.assign(env, { TESSERA_HTTP_PORT: String(http), TESSERA_GRPC_PORT: String(grpcPort), TESSERA_METRICS_PORT: String(metrics), TESSERA_HOST: HOST });
-
-  const server = startCli((container.args ?? []).map((a) => a.replaceAll(mount, repo)), env);
+  const { server, base, ports } = await startCliOnFreePorts((container.args ?? []).map((a) => a.replaceAll(mount, repo)), (p) => ({
+    ...env,
+    TESSERA_HTTP_PORT: String(p.http),
+    TESSERA_GRPC_PORT: String(p.grpc),
+    TESSERA_METRICS_PORT: String(p.metrics),
+    TESSERA_HOST: HOST,
+  }));
   t.teardown(() => server.stop());
-  const base = `http://${HOST}:${http}`;
-  await waitFor('readiness', () => answers(`${base}/v2/health/ready`), 60_000).catch((e: unknown) => t.fail(`${String(e)}\n${server.output()}`));
   const paths = probes(container);
   t.same(Object.keys(paths).sort(), ['livenessProbe', 'readinessProbe', 'startupProbe']);
   for (const [probe, path] of Object.entries(paths)) t.ok(await answers(base + path), `${probe} ${path} answers 200`);
   const models = (await (await fetch(`${base}/v2/models`)).json()) as { models: { name: string; state: string }[] };
   t.same(models.models.map((m) => [m.name, m.state]).sort(), [['iris', 'READY'], ['wine', 'READY']], 'every model of the repository');
   t.same(await inferLabels(`${base}/v2/models/iris/infer`), { status: 200, labels: [0, 2] });
-  t.ok(await answers(`http://${HOST}:${metrics}/metrics`), 'the metrics port the pod annotations name');
+  t.ok(await answers(`http://${HOST}:${ports.metrics}/metrics`), 'the metrics port the pod annotations name');
   t.equal(await server.stop(), 0, 'SIGTERM: exit 0');
 });
 
@@ -144,13 +145,11 @@ t.test(
     const deployment = parseManifests(rendered.stdout, 'example overlay').find((d) => d.kind === 'Deployment');
     const container = (get(deployment, 'spec', 'template', 'spec', 'containers') as Container[])[0];
     t.same(container.args, ['start'], 'no folder: the bundled settings/');
-    const [http, grpcPort, metrics] = [await freePort(), await freePort(), await freePort()];
-    const env: Record<string, string> = { TESSERA_HTTP_PORT: String(http), TESSERA_GRPC_PORT: String(grpcPort), TESSERA_METRICS_PORT: String(metrics), TESSERA_HOST: HOST };
-    for (const e of container.env ?? []) env[e.name] = e.value ?? '';
-    const server = startCli(container.args ?? [], env);
+    const manifestEnv: Record<string, string> = {};
+    for (const e of container.env ?? []) manifestEnv[e.name] = e.value ?? '';
+    const ports = (p: Ports): Record<string, string> => ({ TESSERA_HTTP_PORT: String(p.http), TESSERA_GRPC_PORT: String(p.grpc), TESSERA_METRICS_PORT: String(p.metrics), TESSERA_HOST: HOST });
+    const { server, base } = await startCliOnFreePorts(container.args ?? [], (p) => ({ ...ports(p), ...manifestEnv }), { readyMs: 90_000 });
     t.teardown(() => server.stop());
-    const base = `http://${HOST}:${http}`;
-    await waitFor('readiness', () => answers(`${base}/v2/health/ready`), 90_000).catch((e: unknown) => t.fail(`${String(e)}\n${server.output()}`));
     t.same(await inferLabels(`${base}/v2/models/iris/infer`), { status: 200, labels: [0, 2] });
     t.equal(await server.stop(), 0, 'SIGTERM: exit 0');
   },

@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import t from 'tap';
-import { HOST, ROOT, answers, freePort, startCli, waitFor, type Server } from './helpers.js';
+import { HOST, ROOT, answers, startCliOnFreePorts } from './helpers.js';
 import { parseManifests, type Manifest } from './k8s-validate.js';
 
 const PROTO = join(ROOT, 'test', 'deploy', 'agent-dataplane.proto');
@@ -82,16 +82,11 @@ t.test('Seldon Core v2 agent calls against Tessera run as the ServerConfig runs 
   const repo = join(agentFolder, 'models'); // the agent's makeDirs(): <agent folder>/models
   mkdirSync(repo, { recursive: true });
   const storage = join(work, 'storage'); // what rclone downloads: one folder per storageUri
-  const ports = { http: await freePort(), grpc: await freePort(), metrics: await freePort() };
-  const container = containerFromServerConfig(agentFolder, ports);
-  t.same(container.args, ['start', repo], 'the container serves the agent repository');
+  const args = containerFromServerConfig(agentFolder, { http: 0, grpc: 0, metrics: 0 }).args;
+  t.same(args, ['start', repo], 'the container serves the agent repository');
 
-  const server: Server = startCli(container.args, container.env);
+  const { server, ports, base: http } = await startCliOnFreePorts(args, (p) => containerFromServerConfig(agentFolder, p).env, { readyPath: '/v2/health/live' });
   t.teardown(() => server.stop());
-  const http = `http://${HOST}:${ports.http}`;
-  await waitFor('liveness', () => answers(`${http}/v2/health/live`), 60_000).catch((error: unknown) => {
-    throw new Error(`${String(error)}\n${server.output()}`);
-  });
 
   const definition = protoLoader.loadSync(PROTO, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
   const proto = grpc.loadPackageDefinition(definition) as unknown as { inference: { GRPCInferenceService: grpc.ServiceClientConstructor } };

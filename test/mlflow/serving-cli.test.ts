@@ -10,7 +10,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import t from 'tap';
 import { main } from '../../src/cli/main.js';
 import { LOADER_OPTIONS, PROTO_FILES } from '../../src/grpc/server.js';
-import { HOST, answers, freePort, startCli, waitFor } from '../deploy/helpers.js';
+import { HOST, startCliOnFreePorts } from '../deploy/helpers.js';
 import { tempDir } from '../helpers/server.js';
 import { agrees, cases, MODELS_DIR, PRESENT, rowsOf, signatureColumns, v2Inputs } from './serving-helpers.js';
 
@@ -44,25 +44,21 @@ if (PRESENT) {
     const model = join(work, 'wine');
     cpSync(join(MODELS_DIR, 'wine-elasticnet'), model, { recursive: true });
     writeFileSync(join(work, 'not-a-folder'), '');
-    const [http, grpcPort, metrics] = [await freePort(), await freePort(), await freePort()];
     // `npm start` is `bin/tessera.mjs start` (the bundled settings folder) after a build check.
-    const server = startCli(['start'], {
+    const { server, ports, base } = await startCliOnFreePorts(['start'], (p) => ({
       MLSERVER_MODEL_IMPLEMENTATION: 'mlserver_mlflow.MLflowRuntime',
       MLSERVER_MODEL_URI: model,
       MLSERVER_MODEL_NAME: 'wine',
-      MLSERVER_HTTP_PORT: String(http),
-      MLSERVER_GRPC_PORT: String(grpcPort),
+      MLSERVER_HTTP_PORT: String(p.http),
+      MLSERVER_GRPC_PORT: String(p.grpc),
       MLSERVER_PARALLEL_WORKERS: '1',
-      TESSERA_METRICS_PORT: String(metrics),
+      TESSERA_METRICS_PORT: String(p.metrics),
       TESSERA_HOST: HOST,
       // Unwritable (a file's sub-folder), as in a read-only container: conversion in memory.
       TESSERA_CONVERSION_CACHE_DIR: join(work, 'not-a-folder', 'cache'),
-    });
+    }));
     t.teardown(() => server.stop());
-    const base = `http://${HOST}:${http}`;
-    await waitFor('readiness', () => answers(`${base}/v2/health/ready`), 60_000).catch((error: unknown) => {
-      throw new Error(`${String(error)}\n${server.output()}`);
-    });
+    const { grpc: grpcPort, metrics } = ports;
     const index = (await (await fetch(`${base}/v2/models`)).json()) as { models: { name: string; state: string }[] };
     t.same(index.models.map((m) => [m.name, m.state]), [['wine', 'READY']], 'the one model of the environment, not the bundled ones');
     const loaded = server
