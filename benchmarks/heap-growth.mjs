@@ -20,6 +20,7 @@ import {
   HOST, ROOT, fmt, freePort, gitCommit, hasWrk, machineInfo, machineMarkdown, requireTool, runMain, runMeta, runWrk,
   setupCleanup, startChild, startHardLimit, stopChild, tmpPath, treeMemory, waitUntil, wrkVersion, writeResults,
 } from './lib.mjs';
+import { mainHeap } from '../scripts/server-process.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -61,13 +62,6 @@ function luaPost(name, body) {
   return file;
 }
 
-/** The main thread's V8 heap from the server's /metrics (prom-client's nodejs_heap_size_* gauges). */
-async function mainHeap(metricsUrl) {
-  const text = await fetch(metricsUrl, { signal: AbortSignal.timeout(2000) }).then((r) => r.text()).catch(() => '');
-  const gauge = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
-  return { total: gauge('nodejs_heap_size_total_bytes'), used: gauge('nodejs_heap_size_used_bytes') };
-}
-
 async function start(percent, repo) {
   const [http, grpc, metrics] = [await freePort(), await freePort(), await freePort()];
   const argv = [path.join(ROOT, 'bin', 'tessera.mjs'), 'start', repo, '--host', HOST,
@@ -96,7 +90,7 @@ async function measure(percent, repo, small, large) {
     const sampler = setInterval(() => {
       const at = (performance.now() - started) / 1000;
       rss.push({ at, mib: treeMemory(pid).rssMiB });
-      if (tick++ % 5 === 0) void mainHeap(server.metricsUrl).then((h) => heaps.push({ at, ...h }));
+      if (tick++ % 5 === 0) void mainHeap(server.metricsUrl).then((h) => h !== undefined && heaps.push({ at, ...h }));
     }, 1000);
     let smallRun;
     try {

@@ -5,7 +5,7 @@
 // "Current" means: dist/ holds the stamp the build writes last, and no file or folder under src/
 // (nor the build's own configuration) changed after it. Folder mtimes count too, so a deleted or
 // renamed source file makes dist/ stale. A walk over src/ is ~100 stats, about a millisecond.
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Written by scripts/build.mjs after a successful build; its mtime is the build time. */
@@ -44,4 +44,17 @@ export function buildState(root) {
   const changed = Math.max(newestMtime(join(root, 'src')), ...BUILD_INPUTS.map((f) => newestMtime(join(root, f))));
   if (changed > built) return { current: false, reason: 'src/ changed after the last build (npm run build)' };
   return { current: true };
+}
+
+/**
+ * Whether a module of a source checkout should load its compiled copy `compiled` (a URL or path
+ * under dist/) rather than its TypeScript source: TESSERA_FROM_SOURCE=0 forces dist/ and =1 the
+ * sources; otherwise dist/ when the copy exists and the build is current with src/ (the rule of
+ * bin/tessera.mjs, for the worker and JSON-decoder entries of a pool loaded from the sources).
+ */
+export function loadsCompiled(root, compiled) {
+  if (!existsSync(compiled)) return false;
+  const force = process.env.TESSERA_FROM_SOURCE;
+  if (force === '0' || force === '1') return force === '0';
+  return buildState(root).current;
 }

@@ -3,13 +3,10 @@
 // current with src/, else the TypeScript decoder compiled with tsx on load (the rule of
 // bin/tessera.mjs and src/workers/worker-entry.mjs; TESSERA_FROM_SOURCE=1 forces the sources, =0
 // dist/). The build ships json-decoder.js and leaves this file out.
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { tsImport } from 'tsx/esm/api';
-import { buildState } from '../../scripts/build-state.mjs';
+import { loadsCompiled } from '../../scripts/build-state.mjs';
 
 const compiled = new URL('../../dist/http/json-decoder.js', import.meta.url);
-const force = process.env.TESSERA_FROM_SOURCE;
-const fromDist = existsSync(compiled) && (force === '0' || (force !== '1' && buildState(fileURLToPath(new URL('../../', import.meta.url))).current));
-const decoder = fromDist ? await import(compiled.href) : await tsImport('./json-decoder.ts', import.meta.url);
+const decoder = loadsCompiled(fileURLToPath(new URL('../../', import.meta.url)), compiled) ? await import(compiled.href) : await tsImport('./json-decoder.ts', import.meta.url);
 export default decoder.default;

@@ -4,13 +4,10 @@
 // bin/tessera.mjs (TESSERA_FROM_SOURCE=1 forces the sources, =0 dist/), so no stale code runs.
 // A worker thread that loads its modules through tsx costs about three times the CPU of one that
 // loads dist/ (~0.6 s against ~0.2 s), and the test suite starts workers for every server it runs.
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { tsImport } from 'tsx/esm/api';
-import { buildState } from '../../scripts/build-state.mjs';
+import { loadsCompiled } from '../../scripts/build-state.mjs';
 
 const compiled = new URL('../../dist/workers/worker.js', import.meta.url);
-const force = process.env.TESSERA_FROM_SOURCE;
-const fromDist = existsSync(compiled) && (force === '0' || (force !== '1' && buildState(fileURLToPath(new URL('../../', import.meta.url))).current));
-const worker = fromDist ? await import(compiled.href) : await tsImport('./worker.ts', import.meta.url);
+const worker = loadsCompiled(fileURLToPath(new URL('../../', import.meta.url)), compiled) ? await import(compiled.href) : await tsImport('./worker.ts', import.meta.url);
 export default worker.default;

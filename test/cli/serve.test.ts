@@ -4,14 +4,13 @@
 // The real CLI runs as a child for an exit code of each kind and for the server on one port; the
 // --help text and a missing file store's message are the command's logic, run in this process
 // (serveMain): each child costs a Node start-up and the server's modules.
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import t from 'tap';
 import { parseServeArgs, serveMain } from '../../src/cli/serve.js';
 import { UsageError } from '../../src/cli/serve-model.js';
 import { MlrunsWriter } from '../helpers/mlruns.js';
-import { spawnLogged, waitReady } from '../helpers/process.js';
+import { runToExit, spawnLogged, waitReady } from '../helpers/process.js';
 import { tempDir } from '../helpers/server.js';
 import { BIN, wineCsv, writeIrisModel, writeWineModel } from './mlflow-fixtures.js';
 
@@ -49,17 +48,9 @@ t.test('flags and environment: MLflow defaults, precedence flags > MLFLOW_* > TE
 });
 
 /** `tessera serve` as a child: its exit code and standard error (the children of a test run side by side). */
-function run(args: string[], env: NodeJS.ProcessEnv = ENV): Promise<{ status: number | null; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, 'serve', ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stderr });
-    });
-  });
+async function run(args: string[], env: NodeJS.ProcessEnv = ENV): Promise<{ status: number | null; stderr: string }> {
+  const { code, stderr } = await runToExit(process.execPath, [BIN, 'serve', ...args], { env });
+  return { status: code, stderr };
 }
 
 /** serveMain in this process, for the paths that end before a server starts: exit code, stdout and stderr. */

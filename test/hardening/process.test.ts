@@ -11,7 +11,6 @@
 // Finding 9 (the command line): `--log-level loud`, a port in use and a bad `--host` crashed with
 // a stack trace instead of the documented exit code 2 with a message. Now each is one line on
 // stderr naming the setting, the value and the reason, and exit code 2.
-import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -19,20 +18,11 @@ import { join } from 'node:path';
 import t from 'tap';
 import { irisModel } from '../../src/modelgen/examples.js';
 import { exampleRepository, writeModel } from '../helpers/files.js';
-import { waitReady } from '../helpers/process.js';
+import { runToExit, waitReady } from '../helpers/process.js';
 import { BIN, CHILD_ENV, ROOT, fp32Body, sleep, startChild, type ChildServer } from './helpers.js';
 
 function run(args: string[]): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: CHILD_ENV, cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stderr });
-    });
-  });
+  return runToExit(process.execPath, [BIN, ...args], { env: CHILD_ENV, cwd: ROOT, timeoutMs: 30_000 });
 }
 
 // Started now, checked in their own test below: these processes run while the first test runs.
